@@ -1,0 +1,302 @@
+#include "bitstream.hpp"
+
+#include <cstring>
+
+#include "bytes.hpp"
+#include "crc32.hpp"
+#include "status.hpp"
+
+namespace tvc {
+
+const uint8_t kFileSignature[kSignatureSize] = {0x89, 'T', 'V', 'C', 0x0D, 0x0A, 0x1A, 0x0A};
+const uint8_t kRecordSync[2] = {'T', 'V'};
+
+namespace {
+
+constexpr std::size_t kSequenceHeaderFieldsV10 = 104;
+constexpr std::size_t kCrcSize = 4;
+
+void finish_packet(ByteWriter& w) {
+  w.u32(crc32(w.buffer().data(), w.size()));
+}
+
+// Checks the trailing CRC and returns the packet without it.
+std::size_t verified_body_size(const uint8_t* data, std::size_t size) {
+  if (size < 1 + 1 + kCrcSize) fail(TVC_ETRUNCATED, "packet shorter than its minimal size");
+  if (size > kMaxPacketSize) fail(TVC_ELIMIT, "packet larger than 64 MiB");
+  const std::size_t body = size - kCrcSize;
+  const uint8_t* c = data + body;
+  const uint32_t stored =
+      uint32_t{c[0]} | uint32_t{c[1]} << 8 | uint32_t{c[2]} << 16 | uint32_t{c[3]} << 24;
+  if (crc32(data, body) != stored) fail(TVC_ECRC, "packet CRC32 mismatch");
+  return body;
+}
+
+bool valid_model_id(const std::string& id) {
+  if (id.empty() || id.size() > kModelIdSize) return false;
+  for (char ch : id) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void check_sequence_header(const SequenceHeader& h, int code) {
+  if (!valid_model_id(h.model_id))
+    fail(code, "model id must be 1..32 characters of [a-z0-9.-]");
+  if (h.width < 1 || h.height < 1) fail(code, "picture size must be at least 1x1");
+  if (h.width > kMaxDimension || h.height > kMaxDimension)
+    fail(TVC_ELIMIT, "picture size " + std::to_string(h.width) + "x" + std::to_string(h.height) +
+                         " exceeds the 16384-pixel limit");
+  if (h.frame_rate.den == 0 || h.sample_aspect_ratio.den == 0 || h.time_base.den == 0 ||
+      h.time_base.num == 0)
+    fail(code, "frame rate, time base or aspect ratio has a zero denominator (or zero time base)");
+  if (h.color_range > 2) fail(code, "colour range must be 0, 1 or 2");
+  if (h.chroma_format > 3) fail(code, "chroma format must be 0..3");
+  if (h.bit_depth < 8 || h.bit_depth > 16) fail(code, "bit depth must be 8..16");
+  if (h.gop_length < 1 || h.gop_length > kMaxGopLength) fail(code, "GoP length must be 1..1024");
+}
+
+}  // namespace
+
+uint8_t packet_type(const uint8_t* data, std::size_t size) {
+  verified_body_size(data, size);
+  return data[0];
+}
+
+// ------------------------------------------------------------ sequence header
+
+std::vector<uint8_t> write_sequence_header(const SequenceHeader& h) {
+  check_sequence_header(h, TVC_EINVAL);
+  ByteWriter w;
+  w.u8(kPacketSequenceHeader);
+  w.uv(kSequenceHeaderFieldsV10);
+  w.u8(h.version_major);
+  w.u8(h.version_minor);
+  uint8_t id[kModelIdSize] = {};
+  std::memcpy(id, h.model_id.data(), h.model_id.size());
+  w.bytes(id, kModelIdSize);
+  w.bytes(h.weights_sha256.data(), h.weights_sha256.size());
+  w.u16(static_cast<uint16_t>(h.width));
+  w.u16(static_cast<uint16_t>(h.height));
+  for (const Rational* r : {&h.frame_rate, &h.time_base, &h.sample_aspect_ratio}) {
+    w.u32(r->num);
+    w.u32(r->den);
+  }
+  w.u8(h.color_primaries);
+  w.u8(h.color_trc);
+  w.u8(h.colorspace);
+  w.u8(h.color_range);
+  w.u8(h.chroma_format);
+  w.u8(h.bit_depth);
+  w.u16(static_cast<uint16_t>(h.gop_length));
+  w.u16(h.flags);
+  finish_packet(w);
+  return w.buffer();
+}
+
+SequenceHeader parse_sequence_header(const uint8_t* data, std::size_t size) {
+  const std::size_t body = verified_body_size(data, size);
+  ByteReader r(data, body, "sequence header");
+  if (r.u8() != kPacketSequenceHeader) fail(TVC_EINVALIDDATA, "not a sequence header packet");
+  const uint64_t fields_size = r.uv();
+  if (fields_size != r.left()) fail(TVC_EINVALIDDATA, "sequence header size field disagrees with the packet size");
+  SequenceHeader h;
+  h.version_major = r.u8();
+  h.version_minor = r.u8();
+  if (h.version_major != kVersionMajor)
+    fail(h.version_major > kVersionMajor ? TVC_EUNSUPPORTED_VERSION : TVC_EINVALIDDATA,
+         "bitstream version " + std::to_string(h.version_major) + "." +
+             std::to_string(h.version_minor) + " is not supported (this decoder reads 1.x)");
+  if (fields_size < kSequenceHeaderFieldsV10)
+    fail(TVC_ETRUNCATED, "sequence header shorter than version 1.0 requires");
+  const uint8_t* id = r.bytes(kModelIdSize);
+  std::size_t len = 0;
+  while (len < kModelIdSize && id[len] != 0) ++len;
+  h.model_id.assign(reinterpret_cast<const char*>(id), len);
+  for (std::size_t i = len; i < kModelIdSize; ++i)
+    if (id[i] != 0) fail(TVC_EINVALIDDATA, "model id is not zero-padded");
+  std::memcpy(h.weights_sha256.data(), r.bytes(32), 32);
+  h.width = r.u16();
+  h.height = r.u16();
+  for (Rational* q : {&h.frame_rate, &h.time_base, &h.sample_aspect_ratio}) {
+    q->num = r.u32();
+    q->den = r.u32();
+  }
+  h.color_primaries = r.u8();
+  h.color_trc = r.u8();
+  h.colorspace = r.u8();
+  h.color_range = r.u8();
+  h.chroma_format = r.u8();
+  h.bit_depth = r.u8();
+  h.gop_length = r.u16();
+  h.flags = r.u16();
+  // Fields of later minor versions follow; a 1.0 decoder skips them.
+  check_sequence_header(h, TVC_EINVALIDDATA);
+  return h;
+}
+
+// ------------------------------------------------------------ GoP packets
+
+std::vector<uint8_t> write_gop_packet(const GopPacket& p) {
+  if (p.frame_count < 1 || p.frame_count > kMaxGopLength)
+    fail(TVC_EINVAL, "GoP frame count must be 1..1024");
+  if (p.continuous_step > 0xffff) fail(TVC_EINVAL, "continuous step must be below 65536");
+  if (p.substreams.size() > kMaxSubstreams) fail(TVC_EINVAL, "at most 16 substreams per GoP");
+  ByteWriter fields;
+  fields.uv(p.gop_index);
+  fields.uv(p.frame_count);
+  fields.sv(p.first_pts);
+  fields.u8(p.quality);
+  fields.u8(p.mask_pattern);
+  fields.uv(p.continuous_step);
+  fields.u8(p.flags);
+  fields.u8(static_cast<uint8_t>(p.substreams.size()));
+  ByteWriter w;
+  w.u8(kPacketGop);
+  w.uv(fields.size());
+  w.bytes(fields.buffer().data(), fields.size());
+  uint32_t seen = 0;  // bit k: kind k already present (kinds 1..31 tracked)
+  for (const Substream& s : p.substreams) {
+    if (s.kind == 0) fail(TVC_EINVAL, "substream kind 0 is not allowed");
+    if (s.kind < 32) {
+      if (seen & (1u << s.kind)) fail(TVC_EINVAL, "two substreams of the same kind");
+      seen |= 1u << s.kind;
+    }
+    w.u8(s.kind);
+    w.uv(s.payload.size());
+    w.bytes(s.payload.data(), s.payload.size());
+  }
+  if (w.size() + kCrcSize > kMaxPacketSize) fail(TVC_ELIMIT, "GoP packet larger than 64 MiB");
+  finish_packet(w);
+  return w.buffer();
+}
+
+GopPacket parse_gop_packet(const uint8_t* data, std::size_t size, uint32_t gop_length) {
+  const std::size_t body = verified_body_size(data, size);
+  ByteReader r(data, body, "GoP packet");
+  if (r.u8() != kPacketGop) fail(TVC_EINVALIDDATA, "not a GoP packet");
+  const uint64_t fields_size = r.uv();
+  if (fields_size > r.left()) fail(TVC_ETRUNCATED, "GoP header runs past the packet");
+  ByteReader f(r.bytes(static_cast<std::size_t>(fields_size)), static_cast<std::size_t>(fields_size),
+               "GoP header");
+  GopPacket p;
+  const uint64_t index = f.uv();
+  if (index > 0xffffffffu) fail(TVC_EINVALIDDATA, "GoP index above 2^32 - 1");
+  p.gop_index = static_cast<uint32_t>(index);
+  const uint64_t frames = f.uv();
+  const uint64_t max_frames = gop_length ? gop_length : kMaxGopLength;
+  if (frames < 1 || frames > max_frames)
+    fail(TVC_EINVALIDDATA, "GoP frame count " + std::to_string(frames) + " outside 1.." +
+                               std::to_string(max_frames));
+  p.frame_count = static_cast<uint32_t>(frames);
+  p.first_pts = f.sv();
+  p.quality = f.u8();
+  p.mask_pattern = f.u8();
+  const uint64_t step = f.uv();
+  if (step > 0xffff) fail(TVC_EINVALIDDATA, "continuous step above 65535");
+  p.continuous_step = static_cast<uint32_t>(step);
+  p.flags = f.u8();
+  const uint8_t count = f.u8();
+  if (count > kMaxSubstreams) fail(TVC_EINVALIDDATA, "more than 16 substreams");
+  // Remaining header bytes belong to later minor versions: skipped.
+  uint32_t seen = 0;
+  for (uint8_t i = 0; i < count; ++i) {
+    Substream s;
+    s.kind = r.u8();
+    const uint64_t n = r.uv();
+    if (n > r.left()) fail(TVC_ETRUNCATED, "substream runs past the packet");
+    const uint8_t* payload = r.bytes(static_cast<std::size_t>(n));
+    if (s.kind == 0) fail(TVC_EINVALIDDATA, "substream kind 0");
+    if (s.kind >= kFirstIgnorableSubstream) continue;  // extension this version does not know
+    if (s.kind != kSubstreamDiscrete && s.kind != kSubstreamContinuous)
+      fail(TVC_EUNSUPPORTED_VERSION, "substream kind " + std::to_string(s.kind) +
+                                         " is not known to this decoder");
+    if (seen & (1u << s.kind)) fail(TVC_EINVALIDDATA, "two substreams of the same kind");
+    seen |= 1u << s.kind;
+    s.payload.assign(payload, payload + n);
+    p.substreams.push_back(std::move(s));
+  }
+  if (r.left() != 0) fail(TVC_EINVALIDDATA, "bytes after the last substream");
+  return p;
+}
+
+// ------------------------------------------------------------ .tvc records
+
+std::vector<uint8_t> write_record(const std::vector<uint8_t>& packet) {
+  if (packet.empty() || packet.size() > kMaxPacketSize)
+    fail(TVC_ELIMIT, "record packet must be 1 byte .. 64 MiB");
+  ByteWriter w;
+  w.bytes(kRecordSync, 2);
+  w.uv(packet.size());
+  w.bytes(packet.data(), packet.size());
+  return w.buffer();
+}
+
+namespace {
+
+// Tries to read one valid record at pos. Returns true and fills info on
+// success; otherwise fills the error of the first problem met.
+bool try_record(const uint8_t* data, std::size_t size, std::size_t pos, RecordInfo& info) {
+  info = RecordInfo{};
+  info.offset = pos;
+  try {
+    ByteReader r(data + pos, size - pos, "record");
+    const uint8_t* sync = r.bytes(2);
+    if (sync[0] != kRecordSync[0] || sync[1] != kRecordSync[1])
+      fail(TVC_EINVALIDDATA, "no record sync");
+    const uint64_t n = r.uv();
+    if (n == 0 || n > kMaxPacketSize) fail(TVC_ELIMIT, "record size outside 1 byte .. 64 MiB");
+    if (n > r.left()) fail(TVC_ETRUNCATED, "record runs past the end of the file");
+    info.packet_offset = static_cast<std::size_t>(r.pos() - data);
+    info.packet_size = static_cast<std::size_t>(n);
+    info.type = packet_type(r.pos(), info.packet_size);
+    return true;
+  } catch (const Error& e) {
+    info.error = e.code();
+    info.message = e.what();
+    return false;
+  }
+}
+
+}  // namespace
+
+std::vector<RecordInfo> scan_records(const uint8_t* data, std::size_t size) {
+  if (size < kSignatureSize || std::memcmp(data, kFileSignature, kSignatureSize) != 0)
+    fail(TVC_EINVALIDDATA, "not a .tvc file (signature missing)");
+  std::vector<RecordInfo> out;
+  std::size_t pos = kSignatureSize;
+  int64_t resync_budget = 8 * static_cast<int64_t>(size) + (1 << 20);
+  while (pos < size) {
+    RecordInfo info;
+    if (try_record(data, size, pos, info)) {
+      pos = info.packet_offset + info.packet_size;
+      out.push_back(std::move(info));
+      continue;
+    }
+    // Damage: report it once, then look for the next sync that starts a
+    // record with a valid CRC.
+    // Each candidate costs a CRC over its claimed size; a budget keeps a
+    // hostile file full of fake syncs linear in its size.
+    RecordInfo damage = info;
+    std::size_t next = pos + 1;
+    RecordInfo found;
+    bool ok = false;
+    for (; next + 2 <= size && resync_budget > 0; ++next) {
+      if (data[next] != kRecordSync[0] || data[next + 1] != kRecordSync[1]) continue;
+      if (try_record(data, size, next, found)) {
+        ok = true;
+        break;
+      }
+      resync_budget -= found.packet_size + 16;
+    }
+    damage.packet_offset = pos;
+    damage.packet_size = (ok ? next : size) - pos;
+    out.push_back(std::move(damage));
+    if (!ok) break;
+    pos = next;
+  }
+  return out;
+}
+
+}  // namespace tvc
