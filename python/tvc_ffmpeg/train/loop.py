@@ -1,0 +1,175 @@
+"""The resumable training loop of the tokenizer.
+
+A run directory holds everything about one run::
+
+    config.json      the TrainConfig and TokenizerConfig (written once; a resume must match)
+    checkpoint.pt    model + optimizer + step + accumulated wall time (atomically replaced)
+    best.pt          model weights with the best mean validation PSNR-Y so far
+    train.csv        step, wall_s, lr, loss, l1, ms_ssim (every ``log_every`` steps)
+    val.csv          step, wall_s, clip, psnr_y, psnr_yuv, ms_ssim_y, raw_bpp
+
+Running the same command again continues from checkpoint.pt. Batches depend only on
+(seed, step), so a resumed run sees the same data as an uninterrupted one. ``--steps`` may be
+raised on resume; the learning-rate schedule is a function of (step, steps).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from ..data.cache import CacheLayout
+from ..data.dataset import CropConfig, GopCropSampler
+from ..models.config import TokenizerConfig
+from ..models.tokenizer import CausalVideoTokenizer
+from .losses import LossWeights, reconstruction_loss
+from .validate import ValidationSet
+
+log = logging.getLogger(__name__)
+
+
+class RunMismatchError(ValueError):
+    """The run directory holds a run with a different model or data configuration."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 10000
+    batch_size: int = 4
+    lr: float = 5e-4
+    min_lr_fraction: float = 0.1
+    warmup_steps: int = 200
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    seed: int = 0
+    val_every: int = 250
+    val_gop_frames: int = 17
+    log_every: int = 10
+    checkpoint_minutes: float = 10.0
+    threads: int = 2
+    losses: LossWeights = field(default_factory=LossWeights)
+    crop: CropConfig = field(default_factory=CropConfig)
+
+
+def _lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    floor = cfg.min_lr_fraction
+    return cfg.lr * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def _atomic_save(obj: dict, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _append_csv(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def _check_or_write_config(run_dir: Path, train_cfg: TrainConfig, model_cfg: TokenizerConfig) -> None:
+    path = run_dir / "config.json"
+    current = {"model": model_cfg.to_dict(), "train": asdict(train_cfg)}
+    if path.exists():
+        stored = json.loads(path.read_text())
+        if stored["model"] != json.loads(json.dumps(current["model"])):
+            raise RunMismatchError(f"{path}: model config differs from the stored run; use a new --run-dir")
+        # Everything but the step budget must match for a resume to mean "the same run".
+        a = {k: v for k, v in stored["train"].items() if k != "steps"}
+        b = {k: v for k, v in json.loads(json.dumps(current["train"])).items() if k != "steps"}
+        if a != b:
+            raise RunMismatchError(f"{path}: training config differs from the stored run: {a} vs {b}")
+    path.write_text(json.dumps(current, indent=2))
+
+
+def train_tokenizer(run_dir: Path, model_cfg: TokenizerConfig, cfg: TrainConfig,
+                    cache: Optional[CacheLayout] = None, progress: bool = True) -> Path:
+    """Train (or continue training) until ``cfg.steps``; returns the path of best.pt."""
+    from tqdm import tqdm
+
+    torch.set_num_threads(cfg.threads)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _check_or_write_config(run_dir, cfg, model_cfg)
+    cache = cache or CacheLayout.resolve()
+
+    torch.manual_seed(cfg.seed)
+    model = CausalVideoTokenizer(model_cfg)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step, wall, best = 0, 0.0, -math.inf
+    ckpt_path = run_dir / "checkpoint.pt"
+    if ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, wall, best = int(state["step"]), float(state["wall_s"]), float(state["best_psnr_y"])
+        log.info("resuming %s at step %d (%.0f s trained)", run_dir, step, wall)
+
+    sampler = GopCropSampler(cache, cfg.crop, cfg.seed)
+    validation = ValidationSet(cache)
+
+    def save_checkpoint() -> None:
+        _atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                      "wall_s": wall, "best_psnr_y": best}, ckpt_path)
+
+    def run_validation() -> None:
+        nonlocal best
+        model.eval()
+        results = validation.evaluate(model, cfg.val_gop_frames)
+        model.train()
+        for r in results:
+            _append_csv(run_dir / "val.csv", {"step": step, "wall_s": round(wall, 1), "clip": r.clip,
+                                              "psnr_y": round(r.psnr_y, 3), "psnr_yuv": round(r.psnr_yuv, 3),
+                                              "ms_ssim_y": round(r.ms_ssim_y, 4), "raw_bpp": round(r.raw_bpp, 5)})
+        mean_psnr = sum(r.psnr_y for r in results) / len(results)
+        log.info("step %d: %s", step, ", ".join(f"{r.clip} {r.psnr_y:.2f} dB / {r.ms_ssim_y:.3f}" for r in results))
+        if mean_psnr > best:
+            best = mean_psnr
+            _atomic_save({"model": model.state_dict(), "config": model_cfg.to_dict(), "step": step,
+                          "mean_psnr_y": mean_psnr}, run_dir / "best.pt")
+
+    model.train()
+    last_ckpt = time.monotonic()
+    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc="train", unit="step", mininterval=5.0)
+    while step < cfg.steps:
+        t0 = time.monotonic()
+        lr = _lr_at(step, cfg)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        batch = sampler.batch(step, cfg.batch_size)
+        loss, parts = reconstruction_loss(model(batch), batch, cfg.losses)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        step += 1
+        wall += time.monotonic() - t0
+        bar.update(1)
+        if step % cfg.log_every == 0:
+            _append_csv(run_dir / "train.csv", {"step": step, "wall_s": round(wall, 1), "lr": f"{lr:.3g}",
+                                                **{k: round(v, 5) for k, v in parts.items()}})
+            bar.set_postfix(loss=f"{parts['loss']:.4f}")
+        if step % cfg.val_every == 0 or step == cfg.steps:
+            t1 = time.monotonic()
+            run_validation()
+            wall += time.monotonic() - t1
+        if time.monotonic() - last_ckpt > cfg.checkpoint_minutes * 60 or step == cfg.steps:
+            save_checkpoint()
+            last_ckpt = time.monotonic()
+    bar.close()
+    return run_dir / "best.pt"

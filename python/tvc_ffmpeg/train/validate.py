@@ -1,0 +1,43 @@
+"""Validation: token-only reconstruction quality on the held-out clips (also `tvc eval`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence
+
+from ..data.cache import CacheLayout
+from ..data.clips import VALIDATION_CLIPS, ValidationClip, load_validation_clip
+from ..metrics import Yuv420Clip, clip_quality, rgb_to_yuv420, yuv420_to_rgb
+from ..models.gop import VideoTokenizer, reconstruct_clip
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    clip: str
+    frames: int
+    psnr_y: float
+    psnr_yuv: float
+    ms_ssim_y: float
+    raw_bpp: float
+
+
+class ValidationSet:
+    """Validation clips decoded once and kept in memory (they are small)."""
+
+    def __init__(self, cache: CacheLayout, clips: Sequence[ValidationClip] = VALIDATION_CLIPS) -> None:
+        self.clips: List[ValidationClip] = list(clips)
+        self.yuv: Dict[str, Yuv420Clip] = {c.name: load_validation_clip(c, cache) for c in self.clips}
+
+    def evaluate(self, tokenizer: VideoTokenizer, gop_frames: int) -> List[ValidationResult]:
+        results = []
+        for clip in self.clips:
+            ref = self.yuv[clip.name]
+            rec = reconstruct_clip(tokenizer, yuv420_to_rgb(ref), gop_frames)
+            q = clip_quality(ref, rgb_to_yuv420(rec.rgb))
+            results.append(ValidationResult(clip.name, ref.num_frames, q.psnr_y, q.psnr_yuv, q.ms_ssim_y, rec.raw_bpp()))
+        return results
+
+
+def validate_tokenizer(tokenizer: VideoTokenizer, gop_frames: int = 17,
+                       cache: Optional[CacheLayout] = None) -> List[ValidationResult]:
+    return ValidationSet(cache or CacheLayout.resolve()).evaluate(tokenizer, gop_frames)
