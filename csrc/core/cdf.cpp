@@ -16,32 +16,11 @@ void check_alphabet(std::size_t n, int precision) {
 }
 
 void pmf_to_cdf(const uint32_t* counts, std::size_t n, int precision, int32_t* cdf) {
-  const uint64_t total_freq = uint64_t{1} << precision;
-  const uint64_t budget = total_freq - n;  // after the guaranteed 1 per symbol
-  uint64_t sum = 0;
-  std::size_t argmax = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    sum += counts[i];
-    if (counts[i] > counts[argmax]) argmax = i;
-  }
-  uint64_t used = 0;
+  const CountQuantizer q(counts, n, precision);
+  uint32_t used = 0;
   cdf[0] = 0;
-  if (sum == 0) {
-    // No information: uniform, remainder to symbol 0.
-    const uint64_t each = total_freq / n;
-    const uint64_t extra = total_freq - each * n;
-    for (std::size_t i = 0; i < n; ++i) {
-      used += each + (i == 0 ? extra : 0);
-      cdf[i + 1] = static_cast<int32_t>(used);
-    }
-    return;
-  }
-  // counts[i] < 2^32 and budget < 2^16, so the product fits in 64 bits.
-  uint64_t assigned = 0;
-  for (std::size_t i = 0; i < n; ++i) assigned += 1 + counts[i] * budget / sum;
-  const uint64_t remainder = total_freq - assigned;
   for (std::size_t i = 0; i < n; ++i) {
-    used += 1 + counts[i] * budget / sum + (i == argmax ? remainder : 0);
+    used += q.freq(i);
     cdf[i + 1] = static_cast<int32_t>(used);
   }
 }
@@ -70,16 +49,20 @@ const ExpTable& table() {
 
 const uint32_t* exp_table() { return table().v; }
 
-void logits_to_cdf(const int32_t* logits, std::size_t n, int precision, int32_t* cdf,
-                   uint32_t* scratch) {
+void logits_to_counts(const int32_t* logits, std::size_t n, uint32_t* counts) {
   const uint32_t* e = table().v;
   int32_t max_logit = logits[0];
   for (std::size_t i = 1; i < n; ++i)
     if (logits[i] > max_logit) max_logit = logits[i];
   for (std::size_t i = 0; i < n; ++i) {
     const int64_t d = int64_t{max_logit} - logits[i];  // >= 0, may exceed int32
-    scratch[i] = d < kLogitRange ? e[d] : 0;
+    counts[i] = d < kLogitRange ? e[d] : 0;
   }
+}
+
+void logits_to_cdf(const int32_t* logits, std::size_t n, int precision, int32_t* cdf,
+                   uint32_t* scratch) {
+  logits_to_counts(logits, n, scratch);
   pmf_to_cdf(scratch, n, precision, cdf);
 }
 

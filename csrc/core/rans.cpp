@@ -35,6 +35,8 @@ inline int32_t find_symbol(const int32_t* cdf, std::size_t n, uint32_t slot) {
 
 std::string at(std::size_t k) { return " at position " + std::to_string(k); }
 
+constexpr int kMaxLutBits = 8;  // 256 buckets per table: small enough to stay in cache
+
 }  // namespace
 
 // ---------------------------------------------------------------- CdfTable
@@ -44,10 +46,12 @@ CdfTable::CdfTable(const int32_t* cdfs, std::size_t num_tables, std::size_t stri
     : cdfs_(cdfs, cdfs + num_tables * stride),
       sizes_(sizes, sizes + num_tables),
       offsets_(offsets, offsets + num_tables),
+      lut_bits_(precision < kMaxLutBits ? precision : kMaxLutBits),
       stride_(stride),
       precision_(precision),
       escape_(escape) {
   if (num_tables == 0) fail(TVC_EINVAL, "CDF table needs at least one CDF");
+  check_alphabet(1, precision);
   for (std::size_t i = 0; i < num_tables; ++i) {
     const int32_t n = sizes_[i];
     if (n < (escape ? 2 : 1) || static_cast<std::size_t>(n) + 1 > stride)
@@ -58,6 +62,12 @@ CdfTable::CdfTable(const int32_t* cdfs, std::size_t num_tables, std::size_t stri
       fail(TVC_EINVAL, "CDF " + std::to_string(i) +
                            " is not a valid CDF (must start at 0, rise strictly, end at 2^precision)");
   }
+  const std::size_t buckets = std::size_t{1} << lut_bits_;
+  lut_.resize(num_tables * buckets);
+  for (std::size_t i = 0; i < num_tables; ++i)
+    for (std::size_t b = 0; b < buckets; ++b)
+      lut_[i * buckets + b] = static_cast<uint16_t>(find_symbol(
+          cdf(i), static_cast<std::size_t>(sizes_[i]), static_cast<uint32_t>(b << lut_shift())));
 }
 
 // ---------------------------------------------------------------- encoder
@@ -134,30 +144,34 @@ void RansEncoder::encode_cdfs(const int32_t* symbols, const int32_t* cdfs, std::
   }
 }
 
+void RansEncoder::put_counted(int32_t symbol, const uint32_t* counts, std::size_t n) {
+  const CountQuantizer q(counts, n, precision_);
+  uint32_t start = 0;
+  for (std::size_t j = 0; j < static_cast<std::size_t>(symbol); ++j) start += q.freq(j);
+  put(start, q.freq(static_cast<std::size_t>(symbol)));
+}
+
 void RansEncoder::encode_counts(const int32_t* symbols, const uint32_t* counts, std::size_t count,
                                 std::size_t n) {
   check_alphabet(n, precision_);
-  std::vector<int32_t> cdf(n + 1);
   ops_.reserve(ops_.size() + 2 * count);
   for (std::size_t k = 0; k < count; ++k) {
     if (symbols[k] < 0 || static_cast<std::size_t>(symbols[k]) >= n)
       fail(TVC_EINVAL, "symbol " + std::to_string(symbols[k]) + " outside alphabet" + at(k));
-    pmf_to_cdf(counts + k * n, n, precision_, cdf.data());
-    put_symbol(symbols[k], cdf.data());
+    put_counted(symbols[k], counts + k * n, n);
   }
 }
 
 void RansEncoder::encode_logits(const int32_t* symbols, const int32_t* logits, std::size_t count,
                                 std::size_t n) {
   check_alphabet(n, precision_);
-  std::vector<int32_t> cdf(n + 1);
   std::vector<uint32_t> scratch(n);
   ops_.reserve(ops_.size() + 2 * count);
   for (std::size_t k = 0; k < count; ++k) {
     if (symbols[k] < 0 || static_cast<std::size_t>(symbols[k]) >= n)
       fail(TVC_EINVAL, "symbol " + std::to_string(symbols[k]) + " outside alphabet" + at(k));
-    logits_to_cdf(logits + k * n, n, precision_, cdf.data(), scratch.data());
-    put_symbol(symbols[k], cdf.data());
+    logits_to_counts(logits + k * n, n, scratch.data());
+    put_counted(symbols[k], scratch.data(), n);
   }
 }
 
@@ -247,15 +261,24 @@ void RansDecoder::decode_indexed(const int32_t* indexes, std::size_t count, cons
     fail(TVC_EINVAL, "CDF table precision " + std::to_string(table.precision()) +
                          " differs from the coder's " + std::to_string(precision_));
   const std::size_t num_tables = table.num_tables();
+  const uint32_t mask = (1u << precision_) - 1;
+  const int shift = table.lut_shift();
+  const bool escape = table.escape();
   for (std::size_t k = 0; k < count; ++k) {
     const int32_t idx = indexes[k];
     if (idx < 0 || static_cast<std::size_t>(idx) >= num_tables)
       fail(TVC_EINVAL, "CDF index " + std::to_string(idx) + " out of range" + at(k));
     const std::size_t i = static_cast<std::size_t>(idx);
+    const int32_t* cdf = table.cdf(i);
+    const uint32_t slot = state_ & mask;
+    int32_t s = table.lut(i)[slot >> shift];
+    while (static_cast<uint32_t>(cdf[s + 1]) <= slot) ++s;
+    const uint32_t start = static_cast<uint32_t>(cdf[s]);
+    state_ = (static_cast<uint32_t>(cdf[s + 1]) - start) * (state_ >> precision_) + slot - start;
+    renormalize();
     const int32_t n = table.size(i);
-    const int32_t s = get_symbol(table.cdf(i), static_cast<std::size_t>(n));
     const int64_t offset = table.offset(i);
-    if (!table.escape() || s < n - 1) {
+    if (!escape || s < n - 1) {
       values[k] = static_cast<int32_t>(s + offset);
       continue;
     }
@@ -283,24 +306,34 @@ void RansDecoder::decode_cdfs(const int32_t* cdfs, std::size_t count, std::size_
   }
 }
 
+inline int32_t RansDecoder::get_counted(const uint32_t* counts, std::size_t n) {
+  const CountQuantizer q(counts, n, precision_);
+  const uint32_t slot = state_ & ((1u << precision_) - 1);
+  uint32_t start = 0;
+  std::size_t s = 0;
+  uint32_t freq = q.freq(0);
+  while (start + freq <= slot) {  // terminates: the frequencies sum to 2^precision
+    start += freq;
+    freq = q.freq(++s);
+  }
+  state_ = freq * (state_ >> precision_) + slot - start;
+  renormalize();
+  return static_cast<int32_t>(s);
+}
+
 void RansDecoder::decode_counts(const uint32_t* counts, std::size_t count, std::size_t n,
                                 int32_t* symbols) {
   check_alphabet(n, precision_);
-  std::vector<int32_t> cdf(n + 1);
-  for (std::size_t k = 0; k < count; ++k) {
-    pmf_to_cdf(counts + k * n, n, precision_, cdf.data());
-    symbols[k] = get_symbol(cdf.data(), n);
-  }
+  for (std::size_t k = 0; k < count; ++k) symbols[k] = get_counted(counts + k * n, n);
 }
 
 void RansDecoder::decode_logits(const int32_t* logits, std::size_t count, std::size_t n,
                                 int32_t* symbols) {
   check_alphabet(n, precision_);
-  std::vector<int32_t> cdf(n + 1);
   std::vector<uint32_t> scratch(n);
   for (std::size_t k = 0; k < count; ++k) {
-    logits_to_cdf(logits + k * n, n, precision_, cdf.data(), scratch.data());
-    symbols[k] = get_symbol(cdf.data(), n);
+    logits_to_counts(logits + k * n, n, scratch.data());
+    symbols[k] = get_counted(scratch.data(), n);
   }
 }
 

@@ -37,6 +37,10 @@ class CdfTable {
   int precision() const { return precision_; }
   bool escape() const { return escape_; }
   const int32_t* cdf(std::size_t i) const { return cdfs_.data() + i * stride_; }
+  // Decoder search accelerator: for table i, lut(i)[slot >> lut_shift()] is the
+  // symbol holding the first slot of that bucket, so a search starts there.
+  const uint16_t* lut(std::size_t i) const { return lut_.data() + (i << lut_bits_); }
+  int lut_shift() const { return precision_ - lut_bits_; }
   int32_t size(std::size_t i) const { return sizes_[i]; }
   int32_t offset(std::size_t i) const { return offsets_[i]; }
 
@@ -44,6 +48,8 @@ class CdfTable {
   std::vector<int32_t> cdfs_;
   std::vector<int32_t> sizes_;
   std::vector<int32_t> offsets_;
+  std::vector<uint16_t> lut_;
+  int lut_bits_;
   std::size_t stride_;
   int precision_;
   bool escape_;
@@ -81,6 +87,7 @@ class RansEncoder {
 
  private:
   void put_symbol(int32_t symbol, const int32_t* cdf);
+  void put_counted(int32_t symbol, const uint32_t* counts, std::size_t n);
 
   int precision_;
   // (start, freq) per symbol, in decoding order. freq may be 2^16 (a
@@ -110,6 +117,7 @@ class RansDecoder {
 
  private:
   int32_t get_symbol(const int32_t* cdf, std::size_t n);
+  int32_t get_counted(const uint32_t* counts, std::size_t n);
   void renormalize();
 
   const uint8_t* ptr_;

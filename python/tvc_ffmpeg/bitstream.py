@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import BinaryIO, Iterator, List, Optional, Tuple, Union
 
 from . import _native
-from .errors import InvalidArgumentError, InvalidDataError, error_class
+from .errors import InvalidArgumentError, InvalidDataError, ModelMismatchError, error_class
 
 FILE_SIGNATURE: bytes = _native.FILE_SIGNATURE
 BITSTREAM_VERSION: Tuple[int, int] = tuple(_native.BITSTREAM_VERSION)  # type: ignore[assignment]
@@ -229,6 +229,18 @@ def read_header(source: PathOrFile) -> SequenceHeader:
     return TvcReader(source).header
 
 
+
+
+def require_model(header: SequenceHeader, model_id: str, weights_sha256: bytes) -> None:
+    """Refuses a stream made with another model or other weights (ModelMismatchError)."""
+    if header.model_id != model_id or header.weights_sha256 != weights_sha256:
+        raise ModelMismatchError(
+            f"stream was made with model {header.model_id!r} (weights "
+            f"{header.weights_sha256.hex()[:12]}...), this decoder has {model_id!r} "
+            f"(weights {weights_sha256.hex()[:12]}...)"
+        )
+
+
 __all__ = [
     "BITSTREAM_VERSION",
     "FILE_SIGNATURE",
@@ -238,4 +250,5 @@ __all__ = [
     "TvcReader",
     "TvcWriter",
     "read_header",
+    "require_model",
 ]

@@ -12,6 +12,7 @@ from typing import Dict, Type
 
 # Values of enum tvc_error in tvc.h. tests/test_errors.py checks them against
 # the compiled library, so the two cannot drift apart.
+TVC_OK = 0
 TVC_EAGAIN = -1
 TVC_EOF = -2
 TVC_EINVAL = -3

@@ -1,0 +1,271 @@
+"""The bitstream (docs/bitstream.md): round trips, the byte layout as the spec
+states it, and one test per row of the spec's damage table."""
+
+import struct
+import zlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tvc_ffmpeg as tvc
+from tvc_ffmpeg import _native
+from tvc_ffmpeg.bitstream import (
+    FILE_SIGNATURE,
+    GopPacket,
+    SequenceHeader,
+    TvcReader,
+    TvcWriter,
+    require_model,
+)
+
+SHA = bytes(range(32))
+
+
+def header(**kw):
+    base = dict(model_id="tvc-s-v1", weights_sha256=SHA, width=640, height=272, gop_length=17,
+                frame_rate=(25, 1), time_base=(1, 25), sample_aspect_ratio=(1, 1),
+                color_primaries=1, color_trc=1, colorspace=1, color_range=1)
+    base.update(kw)
+    return SequenceHeader(**base)
+
+
+def uv(v):
+    out = bytearray()
+    while v >= 0x80:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
+
+
+def with_crc(body):
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def spec_sequence_header(version=(1, 0), width=640, extra=b"", model=b"tvc-s-v1", color_range=1):
+    """A sequence-header packet built from the spec's table, independently of the C++ writer."""
+    fields = struct.pack("<BB", *version) + model.ljust(32, b"\0") + SHA
+    fields += struct.pack("<HH", width, 272) + struct.pack("<6I", 25, 1, 1, 25, 1, 1)
+    fields += bytes([1, 1, 1, color_range, 1, 8]) + struct.pack("<HH", 17, 0) + extra
+    return with_crc(bytes([1]) + uv(len(fields)) + fields)
+
+
+def spec_gop(frames=17, substreams=((1, b"\x00\x00\x01\x00"),), extra=b""):
+    fields = uv(0) + uv(frames) + uv(0) + bytes([3, 0]) + uv(0) + bytes([0, len(substreams)]) + extra
+    body = bytes([2]) + uv(len(fields)) + fields
+    for kind, payload in substreams:
+        body += bytes([kind]) + uv(len(payload)) + payload
+    return with_crc(body)
+
+
+def tvc_file(*packets):
+    out = FILE_SIGNATURE
+    for p in packets:
+        out += b"TV" + uv(len(p)) + p
+    return out
+
+
+# ---------------------------------------------------------------- round trips and layout
+
+def test_writer_matches_spec_layout():
+    assert header().to_bytes() == spec_sequence_header()
+    assert len(header().to_bytes()) == 1 + 1 + 104 + 4
+    gop = GopPacket(gop_index=0, frame_count=17, quality=3, substreams=((1, b"\x00\x00\x01\x00"),))
+    assert gop.to_bytes() == spec_gop()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    w=st.integers(1, 16384), h=st.integers(1, 16384), gop=st.integers(1, 1024),
+    fr=st.tuples(st.integers(0, 2**32 - 1), st.integers(1, 2**32 - 1)),
+    tb=st.tuples(st.integers(1, 2**32 - 1), st.integers(1, 2**32 - 1)),
+    colors=st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255),
+                     st.integers(0, 2), st.integers(0, 3), st.integers(8, 16)),
+    model=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-.", min_size=1, max_size=32),
+    sha=st.binary(min_size=32, max_size=32),
+)
+def test_sequence_header_round_trip(w, h, gop, fr, tb, colors, model, sha):
+    hdr = SequenceHeader(model_id=model, weights_sha256=sha, width=w, height=h, gop_length=gop,
+                         frame_rate=fr, time_base=tb, color_primaries=colors[0],
+                         color_trc=colors[1], colorspace=colors[2], color_range=colors[3],
+                         chroma_format=colors[4], bit_depth=colors[5])
+    assert SequenceHeader.from_bytes(hdr.to_bytes()) == hdr
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    index=st.integers(0, 2**32 - 1), frames=st.integers(1, 1024),
+    pts=st.integers(-2**63, 2**63 - 1), q=st.integers(0, 255), mask=st.integers(0, 255),
+    step=st.integers(0, 65535),
+    subs=st.lists(st.binary(max_size=300), max_size=2),
+)
+def test_gop_packet_round_trip(index, frames, pts, q, mask, step, subs):
+    pkt = GopPacket(gop_index=index, frame_count=frames, first_pts=pts, quality=q,
+                    mask_pattern=mask, continuous_step=step,
+                    substreams=tuple((k + 1, p) for k, p in enumerate(subs)))
+    assert GopPacket.from_bytes(pkt.to_bytes()) == pkt
+
+
+@settings(max_examples=30, deadline=None)
+@given(sizes=st.lists(st.integers(0, 2000), min_size=0, max_size=8), data=st.data())
+def test_file_round_trip(tmp_path_factory, sizes, data):
+    path = tmp_path_factory.mktemp("f") / "x.tvc"
+    hdr = header()
+    written = []
+    with TvcWriter(path, hdr) as w:
+        for i, n in enumerate(sizes):
+            payload = data.draw(st.binary(min_size=n, max_size=n))
+            pkt = GopPacket(gop_index=i, frame_count=1 + i % 17, first_pts=17 * i,
+                            substreams=((1, payload),))
+            w.write_packet(pkt)
+            written.append(pkt)
+    r = TvcReader(path)
+    assert r.header == hdr
+    assert [p for _, p in r] == written
+
+
+def test_writer_refuses_out_of_order_and_oversized_gops(tmp_path):
+    with TvcWriter(tmp_path / "a.tvc", header()) as w:
+        with pytest.raises(tvc.InvalidArgumentError, match="index"):
+            w.write_packet(GopPacket(gop_index=1, frame_count=1))
+        with pytest.raises(tvc.InvalidArgumentError, match="GoP length"):
+            w.write_packet(GopPacket(gop_index=0, frame_count=18))
+
+
+# ---------------------------------------------------------------- the damage table, row by row
+
+def test_missing_signature_is_invalid_data():
+    with pytest.raises(tvc.InvalidDataError, match="signature"):
+        _native.scan_records(b"RIFF" + b"\0" * 20)
+
+
+def test_newer_major_version_is_unsupported():
+    with pytest.raises(tvc.UnsupportedVersionError):
+        SequenceHeader.from_bytes(spec_sequence_header(version=(2, 0)))
+
+
+def test_newer_minor_version_decodes_and_skips_unknown_fields():
+    h = SequenceHeader.from_bytes(spec_sequence_header(version=(1, 3), extra=b"future!"))
+    assert (h.version_major, h.version_minor, h.width) == (1, 3, 640)
+    p = GopPacket.from_bytes(spec_gop(extra=b"\x01\x02"))
+    assert p.frame_count == 17
+
+
+@pytest.mark.parametrize("packet", [
+    spec_sequence_header(color_range=3),
+    spec_sequence_header(width=0),
+    spec_sequence_header(model=b"Bad Model!"),
+])
+def test_out_of_range_header_fields_are_invalid_data(packet):
+    with pytest.raises(tvc.InvalidDataError):
+        SequenceHeader.from_bytes(packet)
+
+
+def test_out_of_range_gop_fields_are_invalid_data():
+    with pytest.raises(tvc.InvalidDataError, match="frame count"):
+        GopPacket.from_bytes(spec_gop(frames=18), gop_length=17)
+    with pytest.raises(tvc.InvalidDataError, match="frame count"):
+        GopPacket.from_bytes(spec_gop(frames=0))
+
+
+def test_model_mismatch_is_refused():
+    h = header()
+    require_model(h, "tvc-s-v1", SHA)
+    with pytest.raises(tvc.ModelMismatchError, match="tvc-s-v1"):
+        require_model(h, "tvc-s-v2", SHA)
+    with pytest.raises(tvc.ModelMismatchError):
+        require_model(h, "tvc-s-v1", bytes(32))
+
+
+def test_crc_mismatch_drops_only_that_gop(tmp_path):
+    good = spec_gop()
+    bad = bytearray(good)
+    bad[5] ^= 0x40
+    with pytest.raises(tvc.CrcMismatchError):
+        GopPacket.from_bytes(bytes(bad))
+    path = tmp_path / "d.tvc"
+    path.write_bytes(tvc_file(spec_sequence_header(), good, bytes(bad), good))
+    results = list(TvcReader(path))
+    assert [p is not None for _, p in results] == [True, False, True]
+    assert isinstance(results[1][0].error, tvc.CrcMismatchError)
+
+
+def test_truncated_packet_and_file():
+    with pytest.raises(tvc.TruncatedDataError):
+        GopPacket.from_bytes(spec_gop()[:3])
+    data = tvc_file(spec_sequence_header(), spec_gop(), spec_gop())
+    records = _native.scan_records(data[:-5])
+    assert [r["error"] for r in records] == [0, 0, tvc.TruncatedDataError.code]
+
+
+def test_oversized_record_and_picture_hit_limits():
+    data = FILE_SIGNATURE + b"TV" + uv(65 << 20) + b"\0" * 10
+    assert _native.scan_records(data)[0]["error"] == tvc.LimitExceededError.code
+    with pytest.raises(tvc.LimitExceededError):
+        header(width=16385).to_bytes()
+    with pytest.raises(tvc.LimitExceededError):
+        SequenceHeader.from_bytes(spec_sequence_header(width=20000))
+
+
+def test_lost_sync_resynchronises_at_next_valid_record(tmp_path):
+    data = bytearray(tvc_file(spec_sequence_header(), spec_gop(), spec_gop(), spec_gop()))
+    second = len(tvc_file(spec_sequence_header(), spec_gop()))
+    data[second : second + 2] = b"XX"  # destroy the second GoP's sync
+    path = tmp_path / "s.tvc"
+    path.write_bytes(bytes(data))
+    results = list(TvcReader(path))
+    assert [p is not None for _, p in results] == [True, False, True]
+    assert isinstance(results[1][0].error, tvc.InvalidDataError)
+
+
+def test_fake_syncs_do_not_make_scanning_quadratic():
+    # A hostile file of fake syncs claiming huge packets: must finish quickly.
+    junk = (b"TV" + uv(60 << 20)) * 200_000
+    records = _native.scan_records(FILE_SIGNATURE + junk)
+    assert records and records[0]["error"] != 0
+
+
+def test_unknown_packet_type_is_skipped(tmp_path):
+    odd = with_crc(bytes([9]) + uv(3) + b"abc")
+    path = tmp_path / "u.tvc"
+    path.write_bytes(tvc_file(spec_sequence_header(), spec_gop(), odd, spec_gop()))
+    assert [p is not None for _, p in TvcReader(path)] == [True, True]
+
+
+def test_unknown_substream_kinds():
+    with pytest.raises(tvc.UnsupportedVersionError, match="kind 5"):
+        GopPacket.from_bytes(spec_gop(substreams=((5, b"xy"),)))
+    p = GopPacket.from_bytes(spec_gop(substreams=((1, b"ab"), (200, b"ignored"))))
+    assert p.substreams == ((1, b"ab"),)
+    with pytest.raises(tvc.InvalidDataError, match="same kind"):
+        GopPacket.from_bytes(spec_gop(substreams=((1, b"ab"), (1, b"cd"))))
+
+
+def test_bytes_after_last_substream_are_invalid():
+    body = spec_gop()[:-4] + b"!"
+    with pytest.raises(tvc.InvalidDataError, match="after the last substream"):
+        GopPacket.from_bytes(with_crc(body))
+
+
+def test_damaged_sequence_header_refuses_file(tmp_path):
+    hdr = bytearray(spec_sequence_header())
+    hdr[20] ^= 1
+    path = tmp_path / "h.tvc"
+    path.write_bytes(tvc_file(bytes(hdr), spec_gop()))
+    with pytest.raises(tvc.InvalidDataError, match="sequence header"):
+        TvcReader(path)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=400))
+def test_parsers_survive_arbitrary_bytes(data):
+    for parse in (lambda d: SequenceHeader.from_bytes(d), lambda d: GopPacket.from_bytes(d)):
+        try:
+            parse(data)
+        except tvc.TvcError:
+            pass
+    try:
+        _native.scan_records(FILE_SIGNATURE + data)
+    except tvc.TvcError:
+        pass

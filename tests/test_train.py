@@ -1,0 +1,75 @@
+"""Training loop: writes its files, resumes where it stopped, refuses a different run."""
+
+import csv
+import json
+from dataclasses import replace
+
+import pytest
+
+from tokenizer_helpers import TINY, make_tiny_cache
+from tvc_ffmpeg.data.cache import CacheLayout
+from tvc_ffmpeg.data.dataset import CropConfig
+from tvc_ffmpeg.train.loop import RunMismatchError, TrainConfig, train_tokenizer
+from tvc_ffmpeg.train.threads import ThreadTuner
+
+CFG = TrainConfig(steps=4, batch_size=2, warmup_steps=2, val_every=2, log_every=1, threads=1,
+                  crop=CropConfig(frames=9, size=32))
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cache")
+    make_tiny_cache(root)
+    return CacheLayout(root)
+
+
+def _steps(path):
+    with open(path) as f:
+        return [int(r["step"]) for r in csv.DictReader(f)]
+
+
+def test_train_writes_run_files_and_resumes(cache, tmp_path):
+    run = tmp_path / "run"
+    best = train_tokenizer(run, TINY, CFG, cache, progress=False)
+    assert best.exists() and (run / "checkpoint.pt").exists()
+    stored = json.loads((run / "config.json").read_text())
+    assert tuple(stored["model"]["fsq_levels"]) == TINY.fsq_levels
+    assert _steps(run / "train.csv") == [1, 2, 3, 4]
+    assert sorted(set(_steps(run / "val.csv"))) == [2, 4]
+    with open(run / "val.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["clip"] for r in rows} == {"bikes", "carphone_pristine"}
+    assert all(float(r["psnr_y"]) > 0 and 0 < float(r["raw_bpp"]) < 1 for r in rows)
+
+    # Same command with a larger step budget continues from step 4, not from scratch.
+    train_tokenizer(run, TINY, replace(CFG, steps=6), cache, progress=False)
+    assert _steps(run / "train.csv") == [1, 2, 3, 4, 5, 6]
+
+    with pytest.raises(RunMismatchError):
+        train_tokenizer(run, replace(TINY, fsq_levels=(4, 4)), replace(CFG, steps=7), cache, progress=False)
+    with pytest.raises(RunMismatchError):
+        train_tokenizer(run, TINY, replace(CFG, steps=7, lr=1.0), cache, progress=False)
+
+
+def test_eval_cli_prints_every_validation_clip(cache, tmp_path, capsys):
+    from tvc_ffmpeg.cli.eval import EvalArgumentError, main
+
+    run = tmp_path / "run"
+    train_tokenizer(run, TINY, replace(CFG, steps=2), cache, progress=False)
+    for weights in ("best.pt", "checkpoint.pt"):
+        assert main(["tokenizer", "--weights", str(run / weights), "--gop", "9", "--cache", str(cache.root)]) == 0
+        out = capsys.readouterr().out
+        assert "bikes" in out and "carphone_pristine" in out and "raw bpp" in out
+    with pytest.raises(EvalArgumentError):
+        main(["tokenizer", "--weights", str(run / "best.pt"), "--gop", "10"])
+
+
+def test_thread_tuner_switches_to_the_faster_setting():
+    tuner = ThreadTuner(2, probe_every=10, probe_len=4)
+    assert tuner.current == 2
+    for _ in range(10):
+        tuner.record(1.0)  # two threads: slow (a core is busy)
+    assert tuner.probing
+    for _ in range(4):
+        tuner.record(0.5)  # one thread: faster
+    assert tuner.current == 1 and not tuner.probing
