@@ -5,7 +5,7 @@ A run directory holds everything about one run::
     config.json      the TrainConfig and TokenizerConfig (written once; a resume must match)
     checkpoint.pt    model + optimizer + step + accumulated wall time (atomically replaced)
     best.pt          model weights with the best mean validation PSNR-Y so far
-    train.csv        step, wall_s, lr, loss, l1, ms_ssim (every ``log_every`` steps)
+    train.csv        step, wall_s, lr, threads, loss, l1, ms_ssim (every ``log_every`` steps)
     val.csv          step, wall_s, clip, psnr_y, psnr_yuv, ms_ssim_y, raw_bpp
 
 Running the same command again continues from checkpoint.pt. Batches depend only on
@@ -32,6 +32,7 @@ from ..data.dataset import CropConfig, GopCropSampler
 from ..models.config import TokenizerConfig
 from ..models.tokenizer import CausalVideoTokenizer
 from .losses import LossWeights, reconstruction_loss
+from .threads import ThreadTuner
 from .validate import ValidationSet
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class TrainConfig:
     val_gop_frames: int = 17
     log_every: int = 10
     checkpoint_minutes: float = 10.0
-    threads: int = 2
+    threads: int = 2  # at most; ThreadTuner drops to 1 while another job holds a core
     losses: LossWeights = field(default_factory=LossWeights)
     crop: CropConfig = field(default_factory=CropConfig)
 
@@ -144,6 +145,7 @@ def train_tokenizer(run_dir: Path, model_cfg: TokenizerConfig, cfg: TrainConfig,
                           "mean_psnr_y": mean_psnr}, run_dir / "best.pt")
 
     model.train()
+    tuner = ThreadTuner(cfg.threads)
     last_ckpt = time.monotonic()
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc="train", unit="step", mininterval=5.0)
     while step < cfg.steps:
@@ -158,10 +160,13 @@ def train_tokenizer(run_dir: Path, model_cfg: TokenizerConfig, cfg: TrainConfig,
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         step += 1
-        wall += time.monotonic() - t0
+        step_time = time.monotonic() - t0
+        wall += step_time
+        tuner.record(step_time)
         bar.update(1)
         if step % cfg.log_every == 0:
             _append_csv(run_dir / "train.csv", {"step": step, "wall_s": round(wall, 1), "lr": f"{lr:.3g}",
+                                                "threads": tuner.current,
                                                 **{k: round(v, 5) for k, v in parts.items()}})
             bar.set_postfix(loss=f"{parts['loss']:.4f}")
         if step % cfg.val_every == 0 or step == cfg.steps:
