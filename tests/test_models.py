@@ -132,6 +132,7 @@ def test_config_dict_round_trip_and_rate():
 
 
 def test_encoder_and_decoder_trace_on_their_own(tiny_model):
+    """Each half runs alone as a TorchScript graph (the form Cosmos ships its halves in)."""
     x = torch.rand(1, 3, 9, 32, 32) * 2 - 1
     enc = torch.jit.trace(tiny_model.encoder, x)
     indices, _ = enc(x)
@@ -181,3 +182,18 @@ def test_shipped_weights_load_and_reconstruct():
     score = psnr_y(rgb_to_yuv420(rgb), rgb_to_yuv420(rec.rgb))
     assert SHIPPED_PSNR_FLOOR_DB is not None
     assert score > SHIPPED_PSNR_FLOOR_DB - 0.5
+
+
+@pytest.mark.slow
+def test_encoder_and_decoder_export_with_dynamic_time_height_width(tiny_model):
+    """torch.export (the front end of the dynamo ONNX exporter) handles each half on its own."""
+    t = torch.export.Dim("latent_t", min=1, max=64)
+    h = torch.export.Dim("latent_h", min=1, max=256)
+    w = torch.export.Dim("latent_w", min=1, max=256)
+    x = torch.rand(1, 3, 17, 32, 48) * 2 - 1
+    enc = torch.export.export(tiny_model.encoder, (x,), dynamic_shapes={"x": {2: 8 * t + 1, 3: 16 * h, 4: 16 * w}})
+    x2 = torch.rand(1, 3, 25, 48, 32) * 2 - 1
+    indices, _ = enc.module()(x2)
+    assert torch.equal(indices, tiny_model.encoder(x2)[0])
+    dec = torch.export.export(tiny_model.decoder, (indices,), dynamic_shapes={"indices": {1: t + 1, 2: h, 3: w}})
+    assert torch.allclose(dec.module()(indices), tiny_model.decoder(indices), atol=1e-5)

@@ -65,7 +65,7 @@ def test_eval_cli_prints_every_validation_clip(cache, tmp_path, capsys):
 
 
 def test_thread_tuner_switches_to_the_faster_setting():
-    tuner = ThreadTuner(2, probe_every=10, probe_len=4)
+    tuner = ThreadTuner(2, probe_every=20, probe_len=4)
     assert tuner.current == 2
     for _ in range(10):
         tuner.record(1.0)  # two threads: slow (a core is busy)
@@ -73,3 +73,20 @@ def test_thread_tuner_switches_to_the_faster_setting():
     for _ in range(4):
         tuner.record(0.5)  # one thread: faster
     assert tuner.current == 1 and not tuner.probing
+
+
+def test_new_run_can_start_from_another_runs_weights(cache, tmp_path):
+    import torch
+
+    first = tmp_path / "first"
+    train_tokenizer(first, TINY, replace(CFG, steps=2), cache, progress=False)
+    second = tmp_path / "second"
+    # Zero steps of training beyond initialisation would be a no-op; one step shows the start point.
+    train_tokenizer(second, TINY, replace(CFG, steps=1, lr=1e-12), cache, progress=False,
+                    init_weights=first / "checkpoint.pt")
+    a = torch.load(first / "checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(second / "checkpoint.pt", weights_only=True)["model"]
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    with pytest.raises(RunMismatchError):
+        train_tokenizer(tmp_path / "third", replace(TINY, fsq_levels=(4, 4)), CFG, cache, progress=False,
+                        init_weights=first / "checkpoint.pt")

@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
     t.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads")
     t.add_argument("--cache", default=None, help="data cache (default: $TVC_CACHE, else ~/.cache/tvc_ffmpeg)")
+    t.add_argument("--init-weights", type=Path, default=None,
+                   help="start a new run from these weights (same model config); ignored when resuming")
     t.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
     return p
 
@@ -65,6 +67,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         crop=replace(CropConfig(), frames=args.crop_frames, size=args.crop_size),
     )
     best = train_tokenizer(args.run_dir, model_cfg, cfg, CacheLayout.resolve(args.cache),
-                           progress=not args.no_progress)
+                           progress=not args.no_progress, init_weights=args.init_weights)
     log.info("done; best weights in %s", best)
     return 0

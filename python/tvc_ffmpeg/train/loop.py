@@ -100,8 +100,14 @@ def _check_or_write_config(run_dir: Path, train_cfg: TrainConfig, model_cfg: Tok
 
 
 def train_tokenizer(run_dir: Path, model_cfg: TokenizerConfig, cfg: TrainConfig,
-                    cache: Optional[CacheLayout] = None, progress: bool = True) -> Path:
-    """Train (or continue training) until ``cfg.steps``; returns the path of best.pt."""
+                    cache: Optional[CacheLayout] = None, progress: bool = True,
+                    init_weights: Optional[Path] = None) -> Path:
+    """Train (or continue training) until ``cfg.steps``; returns the path of best.pt.
+
+    ``init_weights`` (a weights file or another run's best.pt/checkpoint.pt of the same
+    config) starts a *new* run from those weights with a fresh schedule; it is ignored when
+    the run directory already has a checkpoint, so the same command still resumes.
+    """
     from tqdm import tqdm
 
     torch.set_num_threads(cfg.threads)
@@ -120,6 +126,14 @@ def train_tokenizer(run_dir: Path, model_cfg: TokenizerConfig, cfg: TrainConfig,
         optimizer.load_state_dict(state["optimizer"])
         step, wall, best = int(state["step"]), float(state["wall_s"]), float(state["best_psnr_y"])
         log.info("resuming %s at step %d (%.0f s trained)", run_dir, step, wall)
+    elif init_weights is not None:
+        from ..models.registry import load_tokenizer_file
+
+        source = load_tokenizer_file(init_weights)
+        if source.config != model_cfg:
+            raise RunMismatchError(f"{init_weights}: config differs from this run's model config")
+        model.load_state_dict(source.state_dict())
+        log.info("new run %s initialised from %s", run_dir, init_weights)
 
     sampler = GopCropSampler(cache, cfg.crop, cfg.seed)
     validation = ValidationSet(cache)

@@ -4,7 +4,7 @@ On a small machine shared with other work (a compile, a fuzzer), two OpenMP thre
 must share one free core are several times slower than one thread, because each parallel
 region waits for the descheduled thread. The tuner keeps a running step time for the
 current setting and, every ``probe_every`` steps, tries the other setting for ``probe_len``
-steps, keeping whichever was faster. Thread count does not change what is computed beyond
+steps (and once at step 10), keeping whichever was faster. Thread count does not change what is computed beyond
 floating-point summation order.
 """
 
@@ -56,6 +56,8 @@ class ThreadTuner:
                 self.probe = []
             return
         self.recent.append(seconds)
-        if self.steps % self.probe_every == 0 and len(self.recent) >= 5:
+        # Probe early (step 10) and then every probe_every steps.
+        due = self.steps == 10 or self.steps % self.probe_every == 0
+        if due and len(self.recent) >= 5:
             self.probing = True
             torch.set_num_threads(self._other())
