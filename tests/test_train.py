@@ -90,3 +90,16 @@ def test_new_run_can_start_from_another_runs_weights(cache, tmp_path):
     with pytest.raises(RunMismatchError):
         train_tokenizer(tmp_path / "third", replace(TINY, fsq_levels=(4, 4)), CFG, cache, progress=False,
                         init_weights=first / "checkpoint.pt")
+
+
+def test_thread_tuner_reacts_to_a_sudden_slowdown():
+    tuner = ThreadTuner(2, probe_every=1000, probe_len=4)
+    for _ in range(20):  # includes the early probe at step 10, which finds 1 thread no faster
+        tuner.record(1.0)
+    assert tuner.current == 2 and not tuner.probing
+    for _ in range(3):
+        tuner.record(9.0)  # another job took a core
+    assert tuner.probing
+    for _ in range(4):
+        tuner.record(2.0)
+    assert tuner.current == 1

@@ -4,7 +4,8 @@ On a small machine shared with other work (a compile, a fuzzer), two OpenMP thre
 must share one free core are several times slower than one thread, because each parallel
 region waits for the descheduled thread. The tuner keeps a running step time for the
 current setting and, every ``probe_every`` steps, tries the other setting for ``probe_len``
-steps (and once at step 10), keeping whichever was faster. Thread count does not change what is computed beyond
+steps (and once at step 10, and whenever three steps in a row take over twice the usual
+time), keeping whichever was faster. Thread count does not change what is computed beyond
 floating-point summation order.
 """
 
@@ -29,6 +30,7 @@ class ThreadTuner:
         self.probe: list = []
         self.probing = False
         self.steps = 0
+        self.slow_streak = 0
         torch.set_num_threads(self.current)
 
     def _other(self) -> int:
@@ -44,7 +46,9 @@ class ThreadTuner:
             if len(self.probe) >= self.probe_len:
                 # Skip the first probe step: it pays for re-creating the thread pool.
                 probe_time = sorted(self.probe[1:])[len(self.probe[1:]) // 2]
-                base = sorted(self.recent)[len(self.recent) // 2] if self.recent else float("inf")
+                # Compare with the steps just before the probe: the load may have changed.
+                last = list(self.recent)[-5:]
+                base = sorted(last)[len(last) // 2] if last else float("inf")
                 other = self._other()
                 if probe_time < 0.9 * base:
                     log.info("threads %d -> %d (step %.2fs vs %.2fs)", self.current, other, probe_time, base)
@@ -55,9 +59,13 @@ class ThreadTuner:
                 self.probing = False
                 self.probe = []
             return
+        median = sorted(self.recent)[len(self.recent) // 2] if self.recent else seconds
+        # A run of steps much slower than usual means the machine's load changed: re-probe now.
+        self.slow_streak = self.slow_streak + 1 if seconds > 2.0 * median else 0
         self.recent.append(seconds)
-        # Probe early (step 10) and then every probe_every steps.
-        due = self.steps == 10 or self.steps % self.probe_every == 0
+        # Probe early (step 10), every probe_every steps, and after 3 unusually slow steps.
+        due = self.steps == 10 or self.steps % self.probe_every == 0 or self.slow_streak >= 3
         if due and len(self.recent) >= 5:
+            self.slow_streak = 0
             self.probing = True
             torch.set_num_threads(self._other())
