@@ -17,6 +17,8 @@ from .._version import __version__
 # name -> (module, one-line help). Order here is the order shown in --help.
 COMMANDS = {
     "demo": ("tvc_ffmpeg.cli.demo", "run the built-in demonstration on a bundled clip"),
+    "encode": ("tvc_ffmpeg.cli.encode", "encode a video into a .tvc stream"),
+    "decode": ("tvc_ffmpeg.cli.decode", "decode a .tvc stream into a video"),
     "info": ("tvc_ffmpeg.cli.info", "print the header and per-GoP sizes of a .tvc file, flag damage"),
     "data": ("tvc_ffmpeg.cli.data", "assemble the training/validation material into the local cache"),
     "train": ("tvc_ffmpeg.cli.train", "train a model (tvc train tokenizer ...)"),

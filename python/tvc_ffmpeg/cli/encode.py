@@ -1,0 +1,65 @@
+"""``tvc encode IN OUT.tvc``: video to a .tvc stream."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Optional, Sequence
+
+from ..bitstream import TvcWriter
+from ..codec import Encoder
+from ..codec.session import DEFAULT_GOP_LENGTH
+from ..video import open_input
+from ._common import add_model_arguments, load_model, progress
+
+log = logging.getLogger("tvc.encode")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tvc encode",
+        description=(
+            "Encode a video into a .tvc stream. Input: any file PyAV/FFmpeg opens, a .y4m "
+            "file, or '-' for Y4M on stdin (e.g. ffmpeg -i in.mp4 -pix_fmt yuv420p -f "
+            "yuv4mpegpipe - | tvc encode - out.tvc). Frames are coded as 8-bit 4:2:0; other "
+            "formats are converted with a warning. Prints the size in bits per pixel "
+            "(bpp = stream bits / (width x height x frames)) and kbit/s."
+        ),
+    )
+    p.add_argument("input", help="input video, or '-' for Y4M on stdin")
+    p.add_argument("output", help="output .tvc file")
+    p.add_argument("--gop-length", type=int, default=DEFAULT_GOP_LENGTH,
+                   help=f"frames per GoP, 1 + 8k (default {DEFAULT_GOP_LENGTH}); longer GoPs cost "
+                        "fewer bits per frame, each GoP is decodable on its own")
+    p.add_argument("--frames", type=int, default=None, help="encode at most this many frames")
+    add_model_arguments(p)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.frames is not None and args.frames < 1:
+        build_parser().error("--frames must be at least 1")
+    model = load_model(args)
+    frames = 0
+    with open_input(args.input) as reader, Encoder(reader.info, model, args.gop_length) as enc, \
+            TvcWriter(args.output, enc.header) as writer, progress(args.frames, "encode") as bar:
+        for frame in reader:
+            for packet in enc.encode(frame):
+                writer.write_packet(packet)
+            frames += 1
+            bar.update(1)
+            if args.frames is not None and frames >= args.frames:
+                break
+        for packet in enc.encode(None):
+            writer.write_packet(packet)
+        size = writer.bytes_written
+        info = reader.info
+    if frames == 0:
+        log.error("%s has no frames", args.input)
+        return 1
+    bpp = size * 8 / (info.width * info.height * frames)
+    kbps = size * 8 * float(info.frame_rate) / frames / 1000
+    print(f"{args.output}: {frames} frames {info.width}x{info.height}, {size} bytes, "
+          f"{bpp:.5f} bpp, {kbps:.2f} kbit/s at {float(info.frame_rate):g} fps")
+    return 0

@@ -1,0 +1,66 @@
+"""What encoder and decoder must share: the model id, the weights hash, the nets."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from ..errors import InvalidArgumentError
+from ..models import registry
+from ..models.registry import ModelRegistryError
+from ..models.tokenizer import CausalVideoTokenizer
+
+
+@dataclass(frozen=True)
+class CodecModel:
+    """A tokenizer plus the identity written into every stream header."""
+
+    model_id: str
+    weights_sha256: bytes
+    tokenizer: CausalVideoTokenizer
+
+    @property
+    def fsq_levels(self):
+        return tuple(self.tokenizer.config.fsq_levels)
+
+    @property
+    def spatial_factor(self) -> int:
+        return int(self.tokenizer.spatial_factor)
+
+    @property
+    def temporal_factor(self) -> int:
+        return int(self.tokenizer.temporal_factor)
+
+    @classmethod
+    def load(cls, model_id: str = registry.DEFAULT_MODEL_ID) -> "CodecModel":
+        """A shipped model, weights verified against the registry's sha256."""
+        try:
+            tokenizer = registry.load_tokenizer(model_id)
+        except ModelRegistryError as exc:
+            raise InvalidArgumentError(str(exc)) from None
+        entry = registry.get_entry(model_id)
+        return cls(model_id, bytes.fromhex(entry.sha256), tokenizer)
+
+    @classmethod
+    def from_file(cls, path: os.PathLike, model_id: Optional[str] = None) -> "CodecModel":
+        """Weights from a file (shipped format or a training run's best.pt/checkpoint.pt).
+
+        The stream records the file's sha256, so only a decoder given the same
+        file can decode it. The id defaults to the one stored in the file, or
+        'tvc-dev' for training checkpoints.
+        """
+        p = Path(path)
+        if not p.exists():
+            raise InvalidArgumentError(f"weights file not found: {p}")
+        try:
+            tokenizer = registry.load_tokenizer_file(p)
+        except ModelRegistryError as exc:
+            raise InvalidArgumentError(str(exc)) from None
+        if model_id is None:
+            blob = torch.load(p, map_location="cpu", weights_only=True)
+            model_id = blob.get("model_id", "tvc-dev") if isinstance(blob, dict) else "tvc-dev"
+        return cls(model_id, bytes.fromhex(registry.file_sha256(p)), tokenizer)

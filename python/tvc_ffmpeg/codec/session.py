@@ -1,0 +1,186 @@
+"""Encoder and Decoder sessions (PyAV style).
+
+``Encoder.encode(frame)`` buffers frames and returns the packets of every GoP
+completed; ``encode(None)`` flushes the last, possibly short, GoP.
+``Decoder.decode(packet)`` returns that GoP's frames. Both are context
+managers. Each GoP is coded on its own: its first frame starts a new causal
+tokenizer window, so a damaged packet costs exactly one GoP.
+"""
+
+from __future__ import annotations
+
+import logging
+from fractions import Fraction
+from typing import List, Optional
+
+import numpy as np
+import torch
+
+from ..bitstream import SUBSTREAM_DISCRETE, GopPacket, SequenceHeader, require_model
+from ..errors import InvalidArgumentError, InvalidDataError
+from ..video.color import resolve_matrix, rgb_to_yuv420, yuv420_to_rgb
+from ..video.frames import Frame, VideoInfo
+from .model import CodecModel
+from .tokens import TokenCoder
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GOP_LENGTH = 17  # 1 + 2 x 8: three latent frames per GoP
+
+
+def _ceil_to(x: int, m: int) -> int:
+    return -(-x // m) * m
+
+
+def valid_length(frames: int, temporal_factor: int) -> int:
+    """Smallest 1 + k * temporal_factor >= frames (the tokenizer's clip lengths)."""
+    return 1 + _ceil_to(frames - 1, temporal_factor)
+
+
+class _Geometry:
+    """Padding of a picture to the tokenizer's multiple, and the latent grid."""
+
+    def __init__(self, info: VideoInfo, model: CodecModel) -> None:
+        sf = model.spatial_factor
+        self.height, self.width = info.height, info.width
+        self.padded_h, self.padded_w = _ceil_to(info.height, sf), _ceil_to(info.width, sf)
+        self.latent_h, self.latent_w = self.padded_h // sf, self.padded_w // sf
+        self.temporal_factor = model.temporal_factor
+        self.matrix = resolve_matrix(info.colorspace, info.height)
+        self.color_range = info.color_range
+
+    def latent_frames(self, frames: int) -> int:
+        return 1 + (valid_length(frames, self.temporal_factor) - 1) // self.temporal_factor
+
+
+def info_to_header(info: VideoInfo, model: CodecModel, gop_length: int) -> SequenceHeader:
+    fr = Fraction(info.frame_rate).limit_denominator(2**31)
+    tb = Fraction(info.time_base).limit_denominator(2**31)
+    return SequenceHeader(
+        model_id=model.model_id, weights_sha256=model.weights_sha256, width=info.width,
+        height=info.height, gop_length=gop_length, frame_rate=(fr.numerator, fr.denominator),
+        time_base=(tb.numerator, tb.denominator), sample_aspect_ratio=info.sample_aspect_ratio,
+        color_primaries=info.color_primaries, color_trc=info.color_trc,
+        colorspace=info.colorspace, color_range=info.color_range,
+        chroma_format=info.chroma_format, bit_depth=info.bit_depth,
+    )
+
+
+def header_to_info(h: SequenceHeader) -> VideoInfo:
+    return VideoInfo(
+        width=h.width, height=h.height,
+        frame_rate=Fraction(*h.frame_rate) if h.frame_rate[0] else Fraction(25),
+        time_base=Fraction(*h.time_base), sample_aspect_ratio=h.sample_aspect_ratio,
+        color_primaries=h.color_primaries, color_trc=h.color_trc, colorspace=h.colorspace,
+        color_range=h.color_range, chroma_format=h.chroma_format, bit_depth=h.bit_depth,
+    )
+
+
+class Encoder:
+    def __init__(self, info: VideoInfo, model: Optional[CodecModel] = None,
+                 gop_length: int = DEFAULT_GOP_LENGTH) -> None:
+        self.model = model if model is not None else CodecModel.load()
+        tf = self.model.temporal_factor
+        if gop_length < 1 or (gop_length - 1) % tf or gop_length > 1024:
+            raise InvalidArgumentError(
+                f"GoP length must be 1 + {tf}k frames (e.g. {1 + tf}, {1 + 2 * tf}, {1 + 4 * tf}) "
+                f"and at most 1024, got {gop_length}"
+            )
+        self.info = info
+        self.gop_length = gop_length
+        self.header = info_to_header(info, self.model, gop_length)
+        self._geometry = _Geometry(info, self.model)
+        self._coder = TokenCoder(self.model.fsq_levels)
+        self._pending: List[Frame] = []
+        self._gop_index = 0
+        self._flushed = False
+
+    def encode(self, frame: Optional[Frame]) -> List[GopPacket]:
+        if self._flushed:
+            raise InvalidArgumentError("encoder already flushed")
+        if frame is None:
+            self._flushed = True
+            return [self._encode_gop()] if self._pending else []
+        if frame.width != self.info.width or frame.height != self.info.height:
+            raise InvalidArgumentError(
+                f"frame is {frame.width}x{frame.height}, the stream is {self.info.width}x{self.info.height}"
+            )
+        self._pending.append(frame)
+        if len(self._pending) == self.gop_length:
+            return [self._encode_gop()]
+        return []
+
+    @torch.no_grad()
+    def tokens_of(self, frames: List[Frame]) -> np.ndarray:
+        """The GoP's token grid (latent frames, H/16, W/16): what the packet carries."""
+        g = self._geometry
+        rgb = np.stack([yuv420_to_rgb(f.y, f.u, f.v, g.matrix, g.color_range) for f in frames])
+        pad_t = valid_length(len(frames), g.temporal_factor) - len(frames)
+        rgb = np.pad(rgb, ((0, pad_t), (0, g.padded_h - g.height), (0, g.padded_w - g.width), (0, 0)),
+                     mode="edge")
+        x = torch.from_numpy(rgb).permute(3, 0, 1, 2).unsqueeze(0) * 2.0 - 1.0
+        indices, _ = self.model.tokenizer.encode(x)
+        return indices[0].numpy()
+
+    def _encode_gop(self) -> GopPacket:
+        frames, self._pending = self._pending, []
+        tokens = self.tokens_of(frames)
+        packet = GopPacket(
+            gop_index=self._gop_index, frame_count=len(frames), first_pts=frames[0].pts,
+            quality=0, mask_pattern=0, continuous_step=0,
+            substreams=((SUBSTREAM_DISCRETE, self._coder.encode(tokens)),),
+        )
+        self._gop_index += 1
+        return packet
+
+    def close(self) -> None:
+        self._pending = []
+
+    def __enter__(self) -> "Encoder":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Decoder:
+    def __init__(self, header: SequenceHeader, model: Optional[CodecModel] = None) -> None:
+        self.model = model if model is not None else CodecModel.load(header.model_id)
+        require_model(header, self.model.model_id, self.model.weights_sha256)
+        self.header = header
+        self.info = header_to_info(header)
+        self._geometry = _Geometry(self.info, self.model)
+        self._coder = TokenCoder(self.model.fsq_levels)
+
+    def tokens_of(self, packet: GopPacket) -> np.ndarray:
+        payload = packet.substream(SUBSTREAM_DISCRETE)
+        if payload is None:
+            raise InvalidDataError(f"GoP {packet.gop_index} has no discrete substream")
+        g = self._geometry
+        shape = (g.latent_frames(packet.frame_count), g.latent_h, g.latent_w)
+        return self._coder.decode(payload, shape)
+
+    @torch.no_grad()
+    def decode(self, packet: Optional[GopPacket]) -> List[Frame]:
+        if packet is None:
+            return []
+        g = self._geometry
+        tokens = torch.from_numpy(self.tokens_of(packet)).unsqueeze(0)
+        y = self.model.tokenizer.decode(tokens)
+        rgb = ((y[0, :, : packet.frame_count].permute(1, 2, 3, 0).clamp(-1, 1) + 1.0) / 2.0).numpy()
+        rgb = rgb[:, : g.height, : g.width]
+        step = self.info.frame_duration
+        frames = []
+        for i in range(packet.frame_count):
+            yy, uu, vv = rgb_to_yuv420(rgb[i], g.matrix, g.color_range)
+            frames.append(Frame(yy, uu, vv, pts=packet.first_pts + i * step))
+        return frames
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "Decoder":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,59 @@
+"""Lossless coding of a GoP's token grid (discrete substream, kind 1).
+
+Version 0.1 scheme, fixed for a model id: each token index is split into its
+FSQ digits (digit i = index // prod(levels[:i]) % levels[i]) and every digit
+is coded with a uniform table over levels[i] symbols, in the order latent
+frame, row, column, digit. The rate is therefore exactly the raw token rate
+(plus the 4-byte rANS flush); the checkerboard context model replaces this.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence, Tuple
+
+import numpy as np
+
+from ..entropy import CdfTable, RansDecoder, RansEncoder
+from ..errors import InvalidArgumentError
+
+PRECISION = 16
+
+
+def _uniform_cdf(n: int, width: int) -> np.ndarray:
+    cdf = np.full(width, 1 << PRECISION, np.int64)
+    cdf[: n + 1] = (np.arange(n + 1) * (1 << PRECISION)) // n
+    return cdf
+
+
+class TokenCoder:
+    def __init__(self, levels: Sequence[int]) -> None:
+        self.levels = np.array(levels, np.int64)
+        self.basis = np.cumprod(np.concatenate([[1], self.levels[:-1]]))
+        width = int(self.levels.max()) + 1
+        cdfs = np.stack([_uniform_cdf(int(n), width) for n in self.levels]).astype(np.int32)
+        self.table = CdfTable(cdfs, self.levels.astype(np.int32), np.zeros(len(self.levels), np.int32),
+                              precision=PRECISION)
+
+    @property
+    def codebook_size(self) -> int:
+        return int(np.prod(self.levels))
+
+    def encode(self, indices: np.ndarray) -> bytes:
+        """Token indices of any shape -> rANS stream."""
+        idx = np.asarray(indices, np.int64).reshape(-1, 1)
+        if idx.size and (idx.min() < 0 or idx.max() >= self.codebook_size):
+            raise InvalidArgumentError("token index outside the codebook")
+        digits = (idx // self.basis) % self.levels
+        dims = np.broadcast_to(np.arange(len(self.levels)), digits.shape)
+        enc = RansEncoder(PRECISION)
+        enc.encode_indexed(digits.astype(np.int32).ravel(), dims.astype(np.int32).ravel(), self.table)
+        return enc.finish()
+
+    def decode(self, data: bytes, shape: Tuple[int, ...]) -> np.ndarray:
+        """rANS stream -> token indices of the given shape; InvalidDataError on damage."""
+        count = int(np.prod(shape))
+        dims = np.tile(np.arange(len(self.levels), dtype=np.int32), count)
+        dec = RansDecoder(data, PRECISION)
+        digits = dec.decode_indexed(dims, self.table).astype(np.int64).reshape(count, -1)
+        dec.finish()
+        return (digits * self.basis).sum(axis=1).reshape(shape)

@@ -1,0 +1,143 @@
+"""Reading video: any file PyAV opens, or Y4M from a pipe ('-').
+
+Frames come out as 8-bit 4:2:0. Other pixel formats are converted with one
+warning naming the source format (its chroma format and bit depth are kept in
+VideoInfo and written to the stream header).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from fractions import Fraction
+from pathlib import Path
+from typing import BinaryIO, Iterator, Optional, Union
+
+import numpy as np
+
+from ..errors import InvalidArgumentError, InvalidDataError
+from . import y4m
+from .frames import RANGE_FULL, RANGE_UNSPECIFIED, UNSPECIFIED, Frame, VideoInfo
+
+log = logging.getLogger(__name__)
+
+PathLike = Union[str, Path]
+
+
+def _source_format(pix_fmt: str):
+    """(chroma_format, bit_depth, full_range) of an FFmpeg pixel format name."""
+    full = pix_fmt.startswith("yuvj")
+    name = pix_fmt.replace("yuvj", "yuv")
+    depth = 8
+    for bits in (9, 10, 12, 14, 16):
+        if f"p{bits}" in name:
+            depth = bits
+    if name.startswith("gray"):
+        chroma = 0
+    elif name.startswith("yuv420") or name.startswith("nv12") or name.startswith("nv21"):
+        chroma = 1
+    elif name.startswith("yuv422") or name.startswith("nv16"):
+        chroma = 2
+    else:
+        chroma = 3  # 4:4:4 and RGB formats
+    return chroma, depth, full
+
+
+class VideoReader:
+    """Iterates Frames; ``info`` describes the stream. Use as a context manager."""
+
+    def __init__(self, info: VideoInfo, frames: Iterator[Frame], closer=None) -> None:
+        self.info = info
+        self._frames = frames
+        self._closer = closer
+
+    def __iter__(self) -> Iterator[Frame]:
+        return self._frames
+
+    def close(self) -> None:
+        if self._closer is not None:
+            self._closer()
+            self._closer = None
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _open_y4m(f: BinaryIO, closer=None) -> VideoReader:
+    info = y4m.read_header(f)
+    return VideoReader(info, y4m.read_frames(f, info), closer)
+
+
+def _open_pyav(path: PathLike) -> VideoReader:
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.error.FileNotFoundError, FileNotFoundError):
+        raise InvalidArgumentError(f"input file not found: {path}") from None
+    except av.error.FFmpegError as exc:
+        raise InvalidDataError(f"cannot open {path} as video: {exc}") from None
+    if not container.streams.video:
+        container.close()
+        raise InvalidDataError(f"{path} has no video stream")
+    stream = container.streams.video[0]
+    cc = stream.codec_context
+    chroma, depth, full = _source_format(cc.pix_fmt or "yuv420p")
+    rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+    sar = cc.sample_aspect_ratio
+    color_range = int(cc.color_range or RANGE_UNSPECIFIED)
+    if full and color_range == RANGE_UNSPECIFIED:
+        color_range = RANGE_FULL
+    info = VideoInfo(
+        width=cc.width,
+        height=cc.height,
+        frame_rate=Fraction(rate),
+        time_base=Fraction(stream.time_base) if stream.time_base else 1 / Fraction(rate),
+        sample_aspect_ratio=(sar.numerator, sar.denominator) if sar else (0, 1),
+        color_primaries=int(cc.color_primaries or UNSPECIFIED),
+        color_trc=int(cc.color_trc or UNSPECIFIED),
+        colorspace=int(cc.colorspace or UNSPECIFIED),
+        color_range=color_range,
+        chroma_format=chroma,
+        bit_depth=depth,
+    )
+
+    def frames() -> Iterator[Frame]:
+        warned = False
+        index = 0
+        try:
+            for f in container.decode(stream):
+                if f.format.name != "yuv420p":
+                    if not warned:
+                        log.warning("converting %s from %s to 8-bit 4:2:0 (yuv420p)", path, f.format.name)
+                        warned = True
+                    f = f.reformat(format="yuv420p")
+                planes = []
+                for i, p in enumerate(f.planes):
+                    h = p.height
+                    w = p.width
+                    arr = np.frombuffer(p, np.uint8).reshape(h, p.line_size)[:, :w]
+                    planes.append(np.ascontiguousarray(arr))
+                pts = f.pts if f.pts is not None else index * info.frame_duration
+                yield Frame(planes[0], planes[1], planes[2], pts=int(pts))
+                index += 1
+        except av.error.FFmpegError as exc:
+            raise InvalidDataError(f"decoding {path} failed at frame {index}: {exc}") from None
+
+    return VideoReader(info, frames(), container.close)
+
+
+def open_input(path: PathLike) -> VideoReader:
+    """'-' reads Y4M from stdin; a .y4m path is read directly; anything else through PyAV."""
+    if str(path) == "-":
+        return _open_y4m(sys.stdin.buffer)
+    p = Path(path)
+    if not p.exists():
+        raise InvalidArgumentError(f"input file not found: {p}")
+    if p.suffix.lower() == ".y4m":
+        f = open(p, "rb")
+        return _open_y4m(f, f.close)
+    return _open_pyav(p)

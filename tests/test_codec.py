@@ -1,0 +1,190 @@
+"""The codec sessions and CLI: exact round trips, odd sizes, refused inputs,
+cross-process determinism. Uses a small randomly initialised tokenizer: these
+tests are about the pipeline, not about picture quality."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import tvc_ffmpeg as tvc
+from tvc_ffmpeg.bitstream import GopPacket, TvcReader, TvcWriter
+from tvc_ffmpeg.codec import CodecModel, Decoder, Encoder, TokenCoder
+from tvc_ffmpeg.models import CausalVideoTokenizer, TokenizerConfig, export_weights
+from tvc_ffmpeg.video import Frame, VideoInfo, open_output
+
+SMALL = TokenizerConfig(fsq_levels=(8, 5, 5, 5), encoder_widths=(16, 16, 24, 32),
+                        encoder_blocks=(0, 0, 1, 1), decoder_widths=(16, 16, 24, 32),
+                        decoder_blocks=(0, 1, 1, 1))
+
+
+@pytest.fixture(scope="module")
+def weights_file(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("w") / "tvc-test.pt"
+    export_weights(CausalVideoTokenizer(SMALL).eval(), "tvc-test", path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model(weights_file):
+    return CodecModel.from_file(weights_file)
+
+
+def clip(w, h, n, seed=0):
+    rng = np.random.default_rng(seed)
+    ch, cw = (h + 1) // 2, (w + 1) // 2
+    base = rng.integers(0, 256, (h, w), dtype=np.uint8)
+    return [Frame(np.roll(base, i, axis=1), np.full((ch, cw), 120, np.uint8),
+                  np.full((ch, cw), 130, np.uint8), pts=1000 + 3 * i) for i in range(n)]
+
+
+def run_codec(model, frames, info, gop=17):
+    enc = Encoder(info, model, gop)
+    packets = [p for f in frames for p in enc.encode(f)] + enc.encode(None)
+    dec = Decoder(enc.header, model)
+    out = [f for p in packets for f in dec.decode(GopPacket.from_bytes(p.to_bytes(), gop))]
+    return enc, dec, packets, out
+
+
+@pytest.mark.parametrize("w, h, n", [(177, 99, 18), (32, 32, 1), (64, 48, 17), (40, 24, 35)])
+def test_round_trip_frame_count_size_and_tokens(model, w, h, n):
+    info = VideoInfo(width=w, height=h, frame_rate=Fraction(25), time_base=Fraction(1, 75))
+    frames = clip(w, h, n)
+    enc, dec, packets, out = run_codec(model, frames, info)
+    assert len(out) == n
+    assert [p.frame_count for p in packets] == [17] * (n // 17) + ([n % 17] if n % 17 else [])
+    assert all(f.y.shape == (h, w) and f.u.shape == ((h + 1) // 2, (w + 1) // 2) for f in out)
+    assert [f.pts for f in out] == [1000 + 3 * i for i in range(n)]  # CFR pts carried through
+    for i, p in enumerate(packets):
+        assert np.array_equal(enc.tokens_of(frames[17 * i : 17 * i + 17]), dec.tokens_of(p))
+
+
+def test_token_coder_round_trip_and_raw_rate():
+    coder = TokenCoder((8, 5, 5, 5))
+    rng = np.random.default_rng(3)
+    tokens = rng.integers(0, 1000, size=(3, 7, 11))
+    data = coder.encode(tokens)
+    assert np.array_equal(coder.decode(data, tokens.shape), tokens)
+    assert abs(len(data) * 8 - tokens.size * np.log2(1000)) < 64
+    with pytest.raises(tvc.InvalidArgumentError):
+        coder.encode(np.array([1000]))
+    with pytest.raises(tvc.InvalidDataError):
+        coder.decode(data[:-2], tokens.shape)
+
+
+def test_refuses_bad_gop_length_and_frame_size(model):
+    info = VideoInfo(width=32, height=32)
+    with pytest.raises(tvc.InvalidArgumentError, match="1 \\+ 8k"):
+        Encoder(info, model, gop_length=16)
+    enc = Encoder(info, model)
+    with pytest.raises(tvc.InvalidArgumentError, match="32x32"):
+        enc.encode(clip(48, 32, 1)[0])
+
+
+def test_refuses_stream_of_another_model(model, weights_file, tmp_path):
+    info = VideoInfo(width=32, height=32)
+    enc = Encoder(info, model)
+    torch.manual_seed(1)
+    other_path = tmp_path / "other.pt"
+    export_weights(CausalVideoTokenizer(SMALL).eval(), "tvc-test", other_path)
+    with pytest.raises(tvc.ModelMismatchError):
+        Decoder(enc.header, CodecModel.from_file(other_path))
+
+
+def test_damaged_gop_is_skipped_by_cli(model, weights_file, tmp_path):
+    info = VideoInfo(width=32, height=32)
+    frames = clip(32, 32, 40)
+    enc = Encoder(info, model)
+    path = tmp_path / "s.tvc"
+    with TvcWriter(path, enc.header) as w:
+        for p in [p for f in frames for p in enc.encode(f)] + enc.encode(None):
+            w.write_packet(p)
+    data = bytearray(path.read_bytes())
+    rec = TvcReader(path).records[2]  # the second GoP
+    data[rec.packet_offset + 8] ^= 0xFF
+    path.write_bytes(bytes(data))
+    from tvc_ffmpeg.cli import decode
+
+    out = tmp_path / "o.y4m"
+    assert decode.main([str(path), str(out), "--weights", str(weights_file)]) == 1
+    from tvc_ffmpeg.video import open_input
+
+    with open_input(out) as r:
+        assert len(list(r)) == 40 - 17  # exactly the damaged GoP is lost
+
+
+CHILD = textwrap.dedent("""
+    import hashlib, json, sys
+    import torch
+    torch.set_num_threads(int(sys.argv[3]))
+    from tvc_ffmpeg.bitstream import TvcReader
+    from tvc_ffmpeg.codec import CodecModel, Decoder
+    model = CodecModel.from_file(sys.argv[2])
+    r = TvcReader(sys.argv[1])
+    dec = Decoder(r.header, model)
+    out = {"tokens": [], "frames": []}
+    for _, p in r:
+        out["tokens"].append(dec.tokens_of(p).tolist())
+        h = hashlib.sha256()
+        for f in dec.decode(p):
+            h.update(f.y.tobytes()); h.update(f.u.tobytes()); h.update(f.v.tobytes())
+        out["frames"].append(h.hexdigest())
+    print(json.dumps(out))
+""")
+
+
+def test_cross_process_determinism(model, weights_file, tmp_path):
+    """Encode here; decode in two fresh interpreters with different thread counts:
+    identical parsed tokens (exactly the encoder's) and identical frames."""
+    info = VideoInfo(width=48, height=32)
+    frames = clip(48, 32, 20, seed=5)
+    enc = Encoder(info, model)
+    path = tmp_path / "d.tvc"
+    with TvcWriter(path, enc.header) as w:
+        packets = [p for f in frames for p in enc.encode(f)] + enc.encode(None)
+        for p in packets:
+            w.write_packet(p)
+    expected_tokens = [enc.tokens_of(frames[:17]).tolist(), enc.tokens_of(frames[17:]).tolist()]
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    results = []
+    for threads in ("1", "2"):
+        proc = subprocess.run([sys.executable, str(script), str(path), str(weights_file), threads],
+                              capture_output=True, text=True, check=True)
+        results.append(json.loads(proc.stdout))
+    assert results[0]["tokens"] == expected_tokens == results[1]["tokens"]
+    assert results[0]["frames"] == results[1]["frames"]
+
+
+def test_cli_encode_decode_y4m_pipe_style(model, weights_file, tmp_path):
+    from tvc_ffmpeg.cli import decode, encode
+
+    info = VideoInfo(width=48, height=32, frame_rate=Fraction(30))
+    src = tmp_path / "in.y4m"
+    with open_output(src, info) as w:
+        for f in clip(48, 32, 9):
+            w.write(f)
+    out_tvc = tmp_path / "x.tvc"
+    assert encode.main([str(src), str(out_tvc), "--weights", str(weights_file), "--gop-length", "9"]) == 0
+    assert TvcReader(out_tvc).header.gop_length == 9
+    out = tmp_path / "x.mkv"
+    assert decode.main([str(out_tvc), str(out), "--weights", str(weights_file)]) == 0
+    from tvc_ffmpeg.video import open_input
+
+    with open_input(out) as r:
+        assert len(list(r)) == 9 and r.info.width == 48
+
+
+def test_cli_refuses_unreadable_input(weights_file, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "tvc_ffmpeg", "encode", str(tmp_path / "none.mp4"),
+                           str(tmp_path / "o.tvc"), "--weights", str(weights_file)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and "not found" in proc.stderr
