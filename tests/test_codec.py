@@ -188,3 +188,19 @@ def test_cli_refuses_unreadable_input(weights_file, tmp_path):
                            str(tmp_path / "o.tvc"), "--weights", str(weights_file)],
                           capture_output=True, text=True)
     assert proc.returncode == 1 and "not found" in proc.stderr
+
+
+def test_open_write_then_read(model, tmp_path):
+    info = VideoInfo(width=32, height=32)
+    frames = clip(32, 32, 20)
+    path = tmp_path / "o.tvc"
+    with tvc.open(path, "w", info=info, model=model) as f:
+        for frame in frames:
+            f.write(frame)
+    with tvc.open(path, model=model) as f:
+        assert f.info.width == 32
+        assert len(list(f)) == 20
+    with pytest.raises(tvc.InvalidArgumentError, match="info"):
+        tvc.open(path, "w")
+    with pytest.raises(tvc.InvalidArgumentError, match="mode"):
+        tvc.open(path, "a")

@@ -16,7 +16,7 @@ from .._version import __version__
 
 # name -> (module, one-line help). Order here is the order shown in --help.
 COMMANDS = {
-    "demo": ("tvc_ffmpeg.cli.demo", "run the built-in demonstration on a bundled clip"),
+    "demo": ("tvc_ffmpeg.cli.demo", "encode and decode a bundled clip, print bpp and quality"),
     "encode": ("tvc_ffmpeg.cli.encode", "encode a video into a .tvc stream"),
     "decode": ("tvc_ffmpeg.cli.decode", "decode a .tvc stream into a video"),
     "info": ("tvc_ffmpeg.cli.info", "print the header and per-GoP sizes of a .tvc file, flag damage"),
