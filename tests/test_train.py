@@ -103,3 +103,24 @@ def test_thread_tuner_reacts_to_a_sudden_slowdown():
     for _ in range(4):
         tuner.record(2.0)
     assert tuner.current == 1
+
+
+@pytest.mark.parametrize("module", ["train", "eval"])
+def test_cli_help_explains_units(module, capsys):
+    import importlib
+
+    main = importlib.import_module(f"tvc_ffmpeg.cli.{module}").main
+    with pytest.raises(SystemExit) as exc:
+        main(["tokenizer", "--help"])
+    assert exc.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
+    assert ("bits per pixel" in out) if module == "eval" else ("1 + 8k" in out)
+
+
+def test_train_cli_rejects_bad_arguments(tmp_path):
+    from tvc_ffmpeg.cli.train import TrainArgumentError, main
+
+    with pytest.raises(TrainArgumentError):
+        main(["tokenizer", "--run-dir", str(tmp_path / "r"), "--crop-frames", "16"])
+    with pytest.raises(TrainArgumentError):
+        main(["tokenizer", "--run-dir", str(tmp_path / "r"), "--steps", "0"])

@@ -17,6 +17,10 @@ from ..train.loop import TrainConfig, train_tokenizer
 log = logging.getLogger(__name__)
 
 
+class TrainArgumentError(ValueError):
+    """Invalid options of ``tvc train``."""
+
+
 def _int_tuple(text: str) -> tuple:
     try:
         return tuple(int(v) for v in text.split(","))
@@ -56,9 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.steps < 1 or args.batch_size < 1:
-        raise ValueError("--steps and --batch-size must be positive")
+        raise TrainArgumentError("--steps and --batch-size must be positive")
     if args.crop_size % 16 or (args.crop_frames - 1) % 8:
-        raise ValueError("--crop-size must be a multiple of 16 and --crop-frames 1 + 8k")
+        raise TrainArgumentError("--crop-size must be a multiple of 16 and --crop-frames 1 + 8k")
     model_cfg = TokenizerConfig(fsq_levels=args.fsq_levels)
     cfg = TrainConfig(
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
