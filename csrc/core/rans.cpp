@@ -175,6 +175,16 @@ void RansEncoder::encode_logits(const int32_t* symbols, const int32_t* logits, s
   }
 }
 
+void RansEncoder::encode_logit_row(int32_t symbol, const int32_t* logits, std::size_t n) {
+  if (n > 256) fail(TVC_EINVAL, "encode_logit_row takes at most 256 symbols");
+  check_alphabet(n, precision_);
+  if (symbol < 0 || static_cast<std::size_t>(symbol) >= n)
+    fail(TVC_EINVAL, "symbol " + std::to_string(symbol) + " outside alphabet");
+  uint32_t counts[256];
+  logits_to_counts(logits, n, counts);
+  put_counted(symbol, counts, n);
+}
+
 std::vector<uint8_t> RansEncoder::finish() {
   const std::size_t num = ops_.size() / 2;
   std::vector<uint16_t> words;  // in encoding order = reverse of reading order
@@ -335,6 +345,14 @@ void RansDecoder::decode_logits(const int32_t* logits, std::size_t count, std::s
     logits_to_counts(logits + k * n, n, scratch.data());
     symbols[k] = get_counted(scratch.data(), n);
   }
+}
+
+int32_t RansDecoder::decode_logit_row(const int32_t* logits, std::size_t n) {
+  if (n > 256) fail(TVC_EINVAL, "decode_logit_row takes at most 256 symbols");
+  check_alphabet(n, precision_);
+  uint32_t counts[256];
+  logits_to_counts(logits, n, counts);
+  return get_counted(counts, n);
 }
 
 void RansDecoder::finish() const {

@@ -81,6 +81,10 @@ class RansEncoder {
   void encode_logits(const int32_t* symbols, const int32_t* logits, std::size_t count,
                      std::size_t n);
 
+  // One symbol with the distribution of n integer logits (logits_to_counts);
+  // the building block of the context models, which produce logits per symbol.
+  void encode_logit_row(int32_t symbol, const int32_t* logits, std::size_t n);
+
   // Codes everything put so far and returns the stream; the encoder is then
   // empty and can be reused.
   std::vector<uint8_t> finish();
@@ -110,6 +114,8 @@ class RansDecoder {
   void decode_cdfs(const int32_t* cdfs, std::size_t count, std::size_t n, int32_t* symbols);
   void decode_counts(const uint32_t* counts, std::size_t count, std::size_t n, int32_t* symbols);
   void decode_logits(const int32_t* logits, std::size_t count, std::size_t n, int32_t* symbols);
+
+  int32_t decode_logit_row(const int32_t* logits, std::size_t n);
 
   // Throws TVC_EINVALIDDATA unless the stream ended exactly where it should.
   void finish() const;

@@ -7,10 +7,13 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <array>
 #include <limits>
 #include <string>
 
 #include "../core/bitstream.hpp"
+#include "../core/ccm.hpp"
+#include "../core/intnet.hpp"
 #include "../core/cdf.hpp"
 #include "../core/crc32.hpp"
 #include "../core/rans.hpp"
@@ -186,6 +189,13 @@ tvc::CdfTable make_table(const py::array& cdfs_in, const py::array& sizes_in,
     fail(TVC_EINVAL, "sizes and offsets need one entry per CDF");
   return tvc::CdfTable(cdfs.data(), t, static_cast<std::size_t>(cdfs.shape(1)), sizes.data(),
                        offsets.data(), precision, escape);
+}
+
+// (t, h, w, d) of a C-contiguous int32 digit array.
+std::array<int, 4> grid_shape(const py::array_t<int32_t, py::array::c_style>& a, int dims) {
+  if (a.ndim() != 4 || a.shape(3) != dims)
+    fail(TVC_EINVAL, "digits must have shape (frames, height, width, " + std::to_string(dims) + ")");
+  return {static_cast<int>(a.shape(0)), static_cast<int>(a.shape(1)), static_cast<int>(a.shape(2)), dims};
 }
 
 }  // namespace
@@ -385,6 +395,64 @@ PYBIND11_MODULE(_native, m) {
       }, py::arg("count"), py::arg("nbits"))
       .def("finish", [](PyRansDecoder& d) { d.get().finish(); },
            "Raises InvalidDataError unless the stream ended exactly after the last symbol.");
+
+  // ------------------------------------------------------------ context models
+  m.def("int_net_forward", [](const py::buffer& blob, const py::array& planes_in) {
+    BytesView v(blob);
+    const tvc::IntNet net = tvc::IntNet::parse(v.data(), v.size());
+    auto planes = as_int_array<int32_t>(planes_in, "planes");
+    if (planes.ndim() != 3 || planes.shape(0) != net.in_channels())
+      fail(TVC_EINVAL, "planes must have shape (" + std::to_string(net.in_channels()) + ", height, width)");
+    const int h = static_cast<int>(planes.shape(1)), w = static_cast<int>(planes.shape(2));
+    py::array_t<int32_t> out({static_cast<py::ssize_t>(net.out_channels()), planes.shape(1), planes.shape(2)});
+    int32_t* o = out.mutable_data();
+    py::gil_scoped_release nogil;
+    net.run(planes.data(), h, w, o);
+    return out;
+  }, py::arg("blob"), py::arg("planes"),
+     "Runs an integer network blob (docs/ccm.md) on (channels, height, width) int32 planes.");
+
+  py::class_<tvc::CheckerboardCoder>(m, "CheckerboardCoder")
+      .def(py::init([](const py::buffer& blob, const std::vector<int>& levels) {
+        BytesView v(blob);
+        return tvc::CheckerboardCoder(tvc::IntNet::parse(v.data(), v.size()), levels);
+      }), py::arg("blob"), py::arg("levels"))
+      .def_property_readonly("context_channels", &tvc::CheckerboardCoder::context_channels)
+      .def("encode", [](const tvc::CheckerboardCoder& c, const py::array& digits_in) {
+        auto digits = as_int_array<int32_t>(digits_in, "digits");
+        const auto s = grid_shape(digits, c.dims());
+        std::vector<uint8_t> out;
+        {
+          py::gil_scoped_release nogil;
+          tvc::RansEncoder enc(16);
+          c.encode(digits.data(), s[0], s[1], s[2], enc);
+          out = enc.finish();
+        }
+        return to_bytes(out);
+      }, py::arg("digits"), "Digits (frames, height, width, dims) -> rANS stream (16-bit precision).")
+      .def("decode", [](const tvc::CheckerboardCoder& c, const py::buffer& data, int t, int h, int w) {
+        BytesView v(data);
+        if (t < 1 || h < 1 || w < 1) fail(TVC_EINVAL, "grid sizes must be positive");
+        py::array_t<int32_t> out({t, h, w, c.dims()});
+        int32_t* o = out.mutable_data();
+        std::fill(o, o + out.size(), 0);
+        {
+          py::gil_scoped_release nogil;
+          tvc::RansDecoder dec(v.data(), v.size(), 16);
+          c.decode(dec, t, h, w, o);
+          dec.finish();
+        }
+        return out;
+      }, py::arg("data"), py::arg("frames"), py::arg("height"), py::arg("width"))
+      .def("context", [](const tvc::CheckerboardCoder& c, const py::array& digits_in, int f, int pass) {
+        auto digits = as_int_array<int32_t>(digits_in, "digits");
+        const auto s = grid_shape(digits, c.dims());
+        if (f < 0 || f >= s[0] || (pass != 0 && pass != 1)) fail(TVC_EINVAL, "frame or pass out of range");
+        py::array_t<int32_t> out({c.context_channels(), s[1], s[2]});
+        c.context(digits.data(), f, pass, s[1], s[2], out.mutable_data());
+        return out;
+      }, py::arg("digits"), py::arg("frame"), py::arg("pass_index"),
+         "Context planes the coder uses for one frame and pass (for training and tests).");
 
   // ------------------------------------------------------------ bitstream
   m.def("write_sequence_header", [](const py::dict& d) {

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "../core/bitstream.hpp"
+#include "../core/ccm.hpp"
+#include "../core/intnet.hpp"
 #include "../core/cdf.hpp"
 #include "../core/crc32.hpp"
 #include "../core/rans.hpp"
@@ -251,6 +253,57 @@ void test_bitstream() {
   }
 }
 
+// A small random integer net, round-tripped through its blob format.
+tvc::IntNet random_net(std::mt19937& rng, int cin, int hidden, int cout) {
+  std::vector<uint8_t> blob = {'T', 'V', 'C', 'N', 1, 0, 2, 0};
+  auto layer = [&](int ci, int co, int k, bool relu) {
+    blob.push_back(static_cast<uint8_t>(ci));
+    blob.push_back(0);
+    blob.push_back(static_cast<uint8_t>(co));
+    blob.push_back(0);
+    blob.push_back(static_cast<uint8_t>(k));
+    blob.push_back(relu ? 1 : 0);
+    for (int i = 0; i < co * ci * k * k; ++i) blob.push_back(static_cast<uint8_t>(static_cast<int8_t>(rng() % 255 - 127)));
+    for (int i = 0; i < co; ++i) for (int b = 0; b < 4; ++b) blob.push_back(static_cast<uint8_t>((b == 0) ? rng() % 256 : 0));
+    for (int i = 0; i < co; ++i) { const uint32_t m = 1u << 20; for (int b = 0; b < 4; ++b) blob.push_back(static_cast<uint8_t>(m >> (8 * b))); }
+    for (int i = 0; i < co; ++i) blob.push_back(relu ? 30 : 28);
+  };
+  layer(cin, hidden, 3, true);
+  layer(hidden, cout, 1, false);
+  tvc::IntNet net = tvc::IntNet::parse(blob.data(), blob.size());
+  const auto again = net.serialize();
+  CHECK(again == blob);
+  return net;
+}
+
+void test_checkerboard_coder() {
+  std::mt19937 rng(9);
+  const std::vector<int> levels = {8, 5, 5};
+  tvc::CheckerboardCoder coder(random_net(rng, 8, 6, 18), levels);
+  const int t = 2, h = 5, w = 7, d = 3;
+  std::vector<int32_t> digits(static_cast<std::size_t>(t * h * w * d));
+  for (std::size_t k = 0; k < digits.size(); ++k)
+    digits[k] = static_cast<int32_t>(rng() % static_cast<uint32_t>(levels[k % 3]));
+  tvc::RansEncoder enc(16);
+  coder.encode(digits.data(), t, h, w, enc);
+  const auto stream = enc.finish();
+  std::vector<int32_t> out(digits.size(), 0);
+  tvc::RansDecoder dec(stream.data(), stream.size(), 16);
+  coder.decode(dec, t, h, w, out.data());
+  dec.finish();
+  CHECK(out == digits);
+  // Truncation ends in an error, not a crash.
+  CHECK(error_of([&] {
+          tvc::RansDecoder bad(stream.data(), stream.size() / 2 & ~std::size_t{1}, 16);
+          std::vector<int32_t> o(digits.size(), 0);
+          coder.decode(bad, t, h, w, o.data());
+          bad.finish();
+        }) != 0);
+  // A net that does not fit the levels is refused.
+  CHECK(error_of([&] { tvc::CheckerboardCoder c(random_net(rng, 8, 4, 17), levels); }) ==
+        TVC_EINVALIDDATA);
+}
+
 }  // namespace
 
 int main() {
@@ -260,6 +313,7 @@ int main() {
   test_rans_mixed_round_trip();
   test_rans_damage();
   test_bitstream();
+  test_checkerboard_coder();
   if (g_failures) {
     std::fprintf(stderr, "%d native check(s) failed\n", g_failures);
     return 1;

@@ -1,0 +1,118 @@
+#include "ccm.hpp"
+
+#include <string>
+
+#include "status.hpp"
+
+namespace tvc {
+
+namespace {
+
+constexpr int kMaxLevels = 256;
+
+void check_grid(int t, int h, int w) {
+  if (t < 1 || h < 1 || w < 1 || int64_t{t} * h * w > (int64_t{1} << 24))
+    fail(TVC_EINVAL, "token grid must be 1x1x1 .. 2^24 positions");
+}
+
+}  // namespace
+
+CheckerboardCoder::CheckerboardCoder(IntNet net, std::vector<int> levels)
+    : net_(std::move(net)), levels_(std::move(levels)) {
+  if (levels_.empty() || levels_.size() > 16) fail(TVC_EINVAL, "CCM needs 1..16 FSQ levels");
+  int total = 0;
+  for (int L : levels_) {
+    if (L < 2 || L > kMaxLevels) fail(TVC_EINVAL, "FSQ levels must be 2..256");
+    offsets_.push_back(total);
+    total += L;
+  }
+  if (net_.in_channels() != context_channels())
+    fail(TVC_EINVALIDDATA, "CCM net takes " + std::to_string(net_.in_channels()) +
+                               " context planes, the levels need " + std::to_string(context_channels()));
+  if (net_.out_channels() != total)
+    fail(TVC_EINVALIDDATA, "CCM net gives " + std::to_string(net_.out_channels()) +
+                               " logit planes, the levels need " + std::to_string(total));
+}
+
+void CheckerboardCoder::context(const int32_t* digits, int f, int pass, int h, int w,
+                                int32_t* planes) const {
+  const int D = dims();
+  const std::size_t plane = static_cast<std::size_t>(h) * w;
+  std::fill(planes, planes + plane * static_cast<std::size_t>(context_channels()), 0);
+  const std::size_t frame = plane * static_cast<std::size_t>(D);
+  if (f > 0) {
+    const int32_t* prev = digits + static_cast<std::size_t>(f - 1) * frame;
+    for (std::size_t p = 0; p < plane; ++p) {
+      for (int d = 0; d < D; ++d)
+        planes[static_cast<std::size_t>(d) * plane + p] = 2 * prev[p * D + d] - (levels_[d] - 1);
+      planes[static_cast<std::size_t>(D) * plane + p] = 127;
+    }
+  }
+  if (pass == 1) {
+    const int32_t* cur = digits + static_cast<std::size_t>(f) * frame;
+    for (int y = 0; y < h; ++y)
+      for (int x = (y & 1); x < w; x += 2) {  // anchors: (y + x) even
+        const std::size_t p = static_cast<std::size_t>(y) * w + x;
+        for (int d = 0; d < D; ++d)
+          planes[static_cast<std::size_t>(D + 1 + d) * plane + p] = 2 * cur[p * D + d] - (levels_[d] - 1);
+        planes[static_cast<std::size_t>(2 * D + 1) * plane + p] = 127;
+      }
+  }
+}
+
+void CheckerboardCoder::encode(const int32_t* digits, int t, int h, int w, RansEncoder& enc) const {
+  check_grid(t, h, w);
+  const int D = dims();
+  const std::size_t plane = static_cast<std::size_t>(h) * w;
+  for (std::size_t k = 0; k < plane * t; ++k)
+    for (int d = 0; d < D; ++d) {
+      const int32_t v = digits[k * D + d];
+      if (v < 0 || v >= levels_[d]) fail(TVC_EINVAL, "token digit outside its FSQ level range");
+    }
+  std::vector<int32_t> ctx(plane * static_cast<std::size_t>(context_channels()));
+  std::vector<int32_t> logits(plane * static_cast<std::size_t>(net_.out_channels()));
+  int32_t row[kMaxLevels];
+  for (int f = 0; f < t; ++f) {
+    const int32_t* cur = digits + static_cast<std::size_t>(f) * plane * D;
+    for (int pass = 0; pass < 2; ++pass) {
+      context(digits, f, pass, h, w, ctx.data());
+      net_.run(ctx.data(), h, w, logits.data());
+      for (int y = 0; y < h; ++y)
+        for (int x = ((y + pass) & 1); x < w; x += 2) {
+          const std::size_t p = static_cast<std::size_t>(y) * w + x;
+          for (int d = 0; d < D; ++d) {
+            for (int j = 0; j < levels_[d]; ++j)
+              row[j] = logits[static_cast<std::size_t>(offsets_[d] + j) * plane + p];
+            enc.encode_logit_row(cur[p * D + d], row, static_cast<std::size_t>(levels_[d]));
+          }
+        }
+    }
+  }
+}
+
+void CheckerboardCoder::decode(RansDecoder& dec, int t, int h, int w, int32_t* digits) const {
+  check_grid(t, h, w);
+  const int D = dims();
+  const std::size_t plane = static_cast<std::size_t>(h) * w;
+  std::vector<int32_t> ctx(plane * static_cast<std::size_t>(context_channels()));
+  std::vector<int32_t> logits(plane * static_cast<std::size_t>(net_.out_channels()));
+  int32_t row[kMaxLevels];
+  for (int f = 0; f < t; ++f) {
+    int32_t* cur = digits + static_cast<std::size_t>(f) * plane * D;
+    for (int pass = 0; pass < 2; ++pass) {
+      context(digits, f, pass, h, w, ctx.data());
+      net_.run(ctx.data(), h, w, logits.data());
+      for (int y = 0; y < h; ++y)
+        for (int x = ((y + pass) & 1); x < w; x += 2) {
+          const std::size_t p = static_cast<std::size_t>(y) * w + x;
+          for (int d = 0; d < D; ++d) {
+            for (int j = 0; j < levels_[d]; ++j)
+              row[j] = logits[static_cast<std::size_t>(offsets_[d] + j) * plane + p];
+            cur[p * D + d] = dec.decode_logit_row(row, static_cast<std::size_t>(levels_[d]));
+          }
+        }
+    }
+  }
+}
+
+}  // namespace tvc

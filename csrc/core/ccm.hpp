@@ -1,0 +1,50 @@
+// Discrete checkerboard context model (CCM) for FSQ token grids.
+//
+// A GoP's tokens are T latent frames of H x W positions, each token split into
+// D FSQ digits (digit d in [0, levels[d])). Coding order: latent frame by
+// latent frame; within a frame two passes, anchors ((y + x) even) first, then
+// the rest; within a pass raster order; within a position digit 0..D-1.
+//
+// Each digit is coded with logits from an IntNet over context planes
+// (2D + 2 channels, all in [-127, 127]):
+//   [0, D)        previous latent frame's digits, as 2*d - (levels-1); 0 for frame 0
+//   D             127 where a previous latent frame exists, else 0
+//   [D+1, 2D+1)   this frame's anchor digits, in the second pass only
+//   2D+1          127 at anchor positions in the second pass, else 0
+// The net outputs sum(levels) logit planes: digit d of a position uses the
+// levels[d] planes starting at levels[0] + ... + levels[d-1].
+// Everything is integer, so encoder and decoder derive identical CDFs.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "intnet.hpp"
+#include "rans.hpp"
+
+namespace tvc {
+
+class CheckerboardCoder {
+ public:
+  CheckerboardCoder(IntNet net, std::vector<int> levels);
+
+  int dims() const { return static_cast<int>(levels_.size()); }
+  int context_channels() const { return 2 * dims() + 2; }
+  const IntNet& net() const { return net_; }
+
+  // digits: t x h x w x D, row-major.
+  void encode(const int32_t* digits, int t, int h, int w, RansEncoder& enc) const;
+  void decode(RansDecoder& dec, int t, int h, int w, int32_t* digits) const;
+
+  // Context planes (context_channels x h x w) of latent frame f, pass p (0 =
+  // anchors, 1 = the rest) from the digits known at that point.
+  void context(const int32_t* digits, int f, int pass, int h, int w, int32_t* planes) const;
+
+ private:
+  IntNet net_;
+  std::vector<int> levels_;
+  std::vector<int> offsets_;  // first logit plane of each digit
+};
+
+}  // namespace tvc

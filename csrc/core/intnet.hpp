@@ -1,0 +1,60 @@
+// Integer-only convolutional network: the arithmetic of the context models.
+//
+// Everything that shapes a CDF must be bit-identical on every platform, so
+// these nets use int8 weights, int32 accumulators and a fixed-point rescale:
+//
+//   acc      = bias[o] + sum_{i,dy,dx} w[o,i,dy,dx] * in[i, y+dy-k/2, x+dx-k/2]
+//              (zero outside the grid; int32, cannot overflow for the limits below)
+//   out[o]   = (acc * mult[o] + 2^(shift[o]-1)) >> shift[o]   (int64, arithmetic shift)
+//   hidden:  clamp(out, 0, 127)        (ReLU and int8 range in one step)
+//   output:  clamp(out, -2^20, 2^20)   (logits, 1 LSB = 1/16 nat)
+//
+// The float PyTorch mirror (python/tvc_ffmpeg/models/ccm.py) trains with fake
+// quantisation and exports exactly these integers; its numpy reference
+// implementation is tested against this code bit for bit.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace tvc {
+
+struct IntConv {
+  int cin = 0;
+  int cout = 0;
+  int kernel = 1;       // odd: 1 or 3
+  bool relu = true;     // hidden layer (clamp 0..127) or output layer (logits)
+  std::vector<int8_t> weight;   // cout x cin x kernel x kernel
+  std::vector<int32_t> bias;    // cout
+  std::vector<int32_t> mult;    // cout, 0 .. 2^31-1
+  std::vector<uint8_t> shift;   // cout, 1 .. 62
+};
+
+// Limits that keep the int32 accumulator exact: |w| <= 127, |in| <= 127 and
+// cin * kernel^2 <= 4096 give |sum| < 2^26; |bias| is capped at 2^30.
+constexpr int kMaxChannels = 512;
+constexpr int kMaxFanIn = 4096;
+constexpr int32_t kLogitClamp = 1 << 20;
+
+class IntNet {
+ public:
+  // Parses the "TVCN" blob (docs/ccm.md, "Integer network blob"); throws
+  // tvc::Error(TVC_EINVALIDDATA) on any malformed or out-of-limit field.
+  static IntNet parse(const uint8_t* data, std::size_t size);
+  std::vector<uint8_t> serialize() const;
+
+  int in_channels() const { return layers_.front().cin; }
+  int out_channels() const { return layers_.back().cout; }
+  const std::vector<IntConv>& layers() const { return layers_; }
+
+  // in: in_channels x h x w (values must be within [-127, 127]);
+  // out: out_channels x h x w. scratch buffers are reused across calls.
+  void run(const int32_t* in, int h, int w, int32_t* out) const;
+
+ private:
+  std::vector<IntConv> layers_;
+  mutable std::vector<int32_t> buf_a_, buf_b_;
+};
+
+}  // namespace tvc

@@ -1,0 +1,126 @@
+"""The checkerboard context model: the C++ integer net against its numpy
+reference, exact coding round trips, and the float mirror's export."""
+
+import numpy as np
+import pytest
+import torch
+
+import tvc_ffmpeg as tvc
+from tvc_ffmpeg import _native
+from tvc_ffmpeg.models.ccm import (
+    CcmConfig, CheckerboardContextModel, int_forward_reference, quantize_multiplier)
+
+LEVELS = (8, 5, 5, 5)
+
+
+@pytest.fixture(scope="module")
+def trained_ish():
+    """A context model whose weights and activation ranges are random but realistic."""
+    torch.manual_seed(0)
+    m = CheckerboardContextModel(CcmConfig(LEVELS, hidden=16))
+    m.train()
+    planes = torch.randint(-7, 8, (4, m.config.context_channels, 9, 11)).float()
+    with torch.no_grad():
+        for _ in range(5):
+            m(planes)  # calibrates the activation ranges
+    return m.eval()
+
+
+def random_digits(rng, t, h, w):
+    return np.stack([rng.integers(0, n, size=(t, h, w)) for n in LEVELS], -1).astype(np.int32)
+
+
+def test_cpp_net_matches_numpy_reference_bit_for_bit(trained_ish):
+    blob = trained_ish.export_int()
+    rng = np.random.default_rng(0)
+    planes = rng.integers(-127, 128, size=(trained_ish.config.context_channels, 7, 13)).astype(np.int32)
+    assert np.array_equal(_native.int_net_forward(blob, planes), int_forward_reference(blob, planes))
+
+
+def test_export_matches_float_mirror(trained_ish):
+    blob = trained_ish.export_int()
+    rng = np.random.default_rng(1)
+    coder = _native.CheckerboardCoder(blob, list(LEVELS))
+    digits = random_digits(rng, 2, 9, 11)
+    planes = coder.context(digits, 1, 1)
+    ints = _native.int_net_forward(blob, planes) / 16.0
+    with torch.no_grad():
+        floats = trained_ish(torch.from_numpy(planes).float()[None])[0].numpy()
+    # Rounding of the rescale may move a value by one step of the next layer.
+    assert np.median(np.abs(ints - floats)) <= 1 / 16 + 1e-6
+    assert np.abs(ints - floats).max() < 1.0
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (3, 5, 7), (2, 8, 8)])
+def test_round_trip_exact(trained_ish, shape):
+    coder = _native.CheckerboardCoder(trained_ish.export_int(), list(LEVELS))
+    digits = random_digits(np.random.default_rng(2), *shape)
+    data = coder.encode(digits)
+    assert np.array_equal(coder.decode(data, *shape), digits)
+
+
+def test_damaged_stream_is_refused(trained_ish):
+    coder = _native.CheckerboardCoder(trained_ish.export_int(), list(LEVELS))
+    digits = random_digits(np.random.default_rng(3), 3, 6, 6)
+    data = coder.encode(digits)
+    with pytest.raises(tvc.InvalidDataError):
+        coder.decode(data[: len(data) // 2], 3, 6, 6)
+    with pytest.raises(tvc.InvalidDataError):
+        coder.decode(data + b"\0\0", 3, 6, 6)
+
+
+def test_rate_equals_model_code_length(trained_ish):
+    """The coder spends what the integer model's distributions say, pass by pass."""
+    blob = trained_ish.export_int()
+    coder = _native.CheckerboardCoder(blob, list(LEVELS))
+    digits = random_digits(np.random.default_rng(4), 2, 10, 10)
+    ideal = 0.0
+    for f in range(2):
+        for p in range(2):
+            logits = _native.int_net_forward(blob, coder.context(digits, f, p)).astype(np.int64)
+            start = 0
+            for d, n in enumerate(LEVELS):
+                cdf = _native.logits_to_cdf(np.moveaxis(logits[start : start + n], 0, -1))
+                freq = np.diff(cdf, axis=-1) / 65536.0
+                yy, xx = np.mgrid[0:10, 0:10]
+                sel = (yy + xx) % 2 == p
+                q = np.take_along_axis(freq, digits[f, :, :, d][..., None], -1)[..., 0]
+                ideal += -np.log2(q[sel]).sum()
+                start += n
+    bits = len(coder.encode(digits)) * 8
+    assert ideal <= bits <= ideal * 1.01 + 64
+
+
+def test_context_planes_follow_the_spec():
+    m = CheckerboardContextModel(CcmConfig(LEVELS, hidden=4))
+    coder = _native.CheckerboardCoder(m.export_int(), list(LEVELS))
+    digits = random_digits(np.random.default_rng(5), 2, 4, 4)
+    first = coder.context(digits, 0, 0)
+    assert not first.any()  # nothing known before the first anchors
+    c = coder.context(digits, 1, 1)
+    D = len(LEVELS)
+    assert np.array_equal(c[0], 2 * digits[0, :, :, 0] - 7)
+    assert (c[D] == 127).all()
+    anchors = (np.add.outer(np.arange(4), np.arange(4)) % 2) == 0
+    assert np.array_equal(c[2 * D + 1] == 127, anchors)
+    assert np.array_equal(c[D + 1][anchors], (2 * digits[1, :, :, 0] - 7)[anchors])
+    assert not c[D + 1][~anchors].any()
+
+
+def test_malformed_blobs_are_refused(trained_ish):
+    blob = trained_ish.export_int()
+    planes = np.zeros((trained_ish.config.context_channels, 2, 2), np.int32)
+    for bad in (b"XXXX" + blob[4:], blob[:-1], blob + b"\0"):
+        with pytest.raises(tvc.InvalidDataError):
+            _native.int_net_forward(bad, planes)
+    with pytest.raises(tvc.InvalidDataError, match="planes"):
+        _native.CheckerboardCoder(blob, [8, 5, 5])
+    with pytest.raises(tvc.InvalidArgumentError, match="127"):
+        _native.int_net_forward(blob, planes + 200)
+
+
+def test_quantize_multiplier_precision():
+    for r in (1e-6, 0.003, 0.5, 1.0, 7.3, 1000.0):
+        m, s = quantize_multiplier(r)
+        assert 0 < m < 2**31 and 1 <= s <= 62
+        assert abs(m / 2**s - r) / r < 1e-6
