@@ -37,3 +37,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     log.info("cache ready at %s: %d videos, %d stills used for training",
              cache.root, len(manifest["videos"]), len(manifest["stills_used_for_training"]))
     return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    sys.exit(main())

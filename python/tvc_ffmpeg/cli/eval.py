@@ -67,3 +67,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for r in results:
         print(f"{r.clip:<20} {r.frames:>6} {r.psnr_y:>8.2f} {r.psnr_yuv:>9.2f} {r.ms_ssim_y:>10.4f} {r.raw_bpp:>9.5f}")
     return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    sys.exit(main())

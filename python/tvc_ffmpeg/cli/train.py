@@ -74,3 +74,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                            progress=not args.no_progress, init_weights=args.init_weights)
     log.info("done; best weights in %s", best)
     return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    sys.exit(main())
