@@ -124,3 +124,54 @@ def test_quantize_multiplier_precision():
         m, s = quantize_multiplier(r)
         assert 0 < m < 2**31 and 1 <= s <= 62
         assert abs(m / 2**s - r) / r < 1e-6
+
+
+def test_training_contexts_equal_the_coders():
+    from tvc_ffmpeg.train.ccm import context_planes
+
+    m = CheckerboardContextModel(CcmConfig(LEVELS, hidden=4))
+    coder = _native.CheckerboardCoder(m.export_int(), list(LEVELS))
+    digits = random_digits(np.random.default_rng(6), 3, 5, 6)
+    for f in range(3):
+        for p in (0, 1):
+            assert np.array_equal(context_planes(digits[None], f, p, LEVELS)[0], coder.context(digits, f, p))
+
+
+def test_to_digits_matches_fsq_basis():
+    from tvc_ffmpeg.models.fsq import FSQ
+    from tvc_ffmpeg.train.ccm import to_digits
+
+    fsq = FSQ(LEVELS)
+    idx = torch.arange(0, 1000).view(1, 10, 10, 10)
+    codes = fsq.indices_to_codes(idx)  # (1, D, 10, 10, 10)
+    digits = to_digits(idx.numpy(), LEVELS)
+    half = np.array([4, 2, 2, 2])
+    assert np.allclose(np.moveaxis(codes.numpy(), 1, -1), (digits - half) / half)
+
+
+def test_training_lowers_the_coded_size_of_structured_tokens():
+    from tvc_ffmpeg.train.ccm import code_length_bits
+
+    rng = np.random.default_rng(7)
+    # Smooth token fields: each latent frame copies the previous one with few changes.
+    base = random_digits(rng, 1, 8, 8)
+    grids = []
+    for _ in range(16):
+        g = np.repeat(base, 3, axis=0).copy()
+        g[1:][rng.random(g[1:].shape) < 0.1] = 0
+        grids.append(g)
+    grids = np.stack(grids)
+    torch.manual_seed(0)
+    model = CheckerboardContextModel(CcmConfig(LEVELS, hidden=16))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    coder_bits = lambda: sum(len(_native.CheckerboardCoder(model.eval().export_int(), list(LEVELS)).encode(g)) * 8
+                             for g in grids)
+    before = coder_bits()
+    for _ in range(40):
+        model.train()
+        loss = code_length_bits(model, torch.from_numpy(grids))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    after = coder_bits()
+    assert after < 0.8 * before

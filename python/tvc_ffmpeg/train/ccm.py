@@ -1,0 +1,227 @@
+"""Training the discrete checkerboard context model on a tokenizer's tokens.
+
+Steps (every one resumable from ``run_dir``):
+
+1. ``tokens.npz``: digits of ``pool_gops`` random GoP crops from the training
+   material (GopCropSampler), tokenized by the given tokenizer, plus the
+   validation clips' digits (bikes and carphone frames 0-63, GoPs of 17).
+2. ``checkpoint.pt``: the float mirror (fake quantisation) trained to minimise
+   the code length of the digits, pass by pass, exactly in the coder's order;
+   ``train.csv`` logs train bits/token and, every ``val_every`` steps, the real
+   coded size of the validation tokens through the C++ coder.
+3. ``ccm.tvcn``: the exported integer network blob.
+
+The context planes are built in numpy here (``context_planes``) and tested
+equal to the C++ coder's (``CheckerboardCoder.context``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from .. import _native
+from ..models.ccm import CcmConfig, CheckerboardContextModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CcmTrainConfig:
+    steps: int = 3000
+    batch_size: int = 16
+    lr: float = 2e-3
+    hidden: int = 32
+    pool_gops: int = 384
+    crop_size: int = 256
+    gop_frames: int = 17
+    val_every: int = 250
+    checkpoint_every: int = 250
+    seed: int = 0
+
+
+def to_digits(indices: np.ndarray, levels: Sequence[int]) -> np.ndarray:
+    """Token indices (...) -> FSQ digits (..., D), digit d = index // prod(levels[:d]) % levels[d]."""
+    lv = np.array(levels, np.int64)
+    basis = np.cumprod(np.concatenate([[1], lv[:-1]]))
+    return ((np.asarray(indices, np.int64)[..., None] // basis) % lv).astype(np.int32)
+
+
+def context_planes(digits: np.ndarray, frame: int, pass_index: int, levels: Sequence[int]) -> np.ndarray:
+    """Batched numpy version of CheckerboardCoder::context: digits (N, T, H, W, D) ->
+    planes (N, 2D+2, H, W) for one latent frame and pass."""
+    n, _, h, w, d = digits.shape
+    lv = np.array(levels, np.int32)
+    planes = np.zeros((n, 2 * d + 2, h, w), np.int32)
+    if frame > 0:
+        planes[:, :d] = np.moveaxis(2 * digits[:, frame - 1] - (lv - 1), -1, 1)
+        planes[:, d] = 127
+    if pass_index == 1:
+        anchors = (np.add.outer(np.arange(h), np.arange(w)) % 2) == 0
+        cur = np.moveaxis(2 * digits[:, frame] - (lv - 1), -1, 1)
+        planes[:, d + 1 : 2 * d + 1] = np.where(anchors, cur, 0)
+        planes[:, 2 * d + 1] = np.where(anchors, 127, 0)
+    return planes
+
+
+def pass_mask(h: int, w: int, pass_index: int) -> np.ndarray:
+    return ((np.add.outer(np.arange(h), np.arange(w)) % 2) == pass_index).astype(np.float32)
+
+
+def code_length_bits(model: CheckerboardContextModel, digits: torch.Tensor) -> torch.Tensor:
+    """Total bits of a batch of digit grids (N, T, H, W, D) under the float mirror."""
+    levels = model.config.levels
+    n, t, h, w, _ = digits.shape
+    np_digits = digits.numpy()
+    total = torch.zeros(())
+    for f in range(t):
+        for p in (0, 1):
+            planes = torch.from_numpy(context_planes(np_digits, f, p, levels)).float()
+            mask = torch.from_numpy(pass_mask(h, w, p)).expand(n, h, w)
+            total = total + model.bits(planes, digits[:, f].permute(0, 3, 1, 2), mask)
+    return total
+
+
+def histogram_bits(train: np.ndarray, val: np.ndarray, levels: Sequence[int]) -> float:
+    """Ideal code length (bits) of val under per-digit histograms fitted on train (add-one)."""
+    bits = 0.0
+    for d, n in enumerate(levels):
+        counts = np.bincount(train[..., d].ravel(), minlength=n) + 1.0
+        p = counts / counts.sum()
+        bits += -np.log2(p[val[..., d].ravel()]).sum()
+    return float(bits)
+
+
+def _tokenize(tokenizer, clips: torch.Tensor) -> np.ndarray:
+    with torch.no_grad():
+        indices, _ = tokenizer.encode(clips)
+    return to_digits(indices.numpy(), tokenizer.config.fsq_levels)
+
+
+def _validation_digits(tokenizer, gop_frames: int) -> List[np.ndarray]:
+    """Digits of every GoP of the validation clips (frames 0-63, padded to the tokenizer's multiple)."""
+    from ..data.clips import VALIDATION_CLIPS, load_validation_clip
+    from ..metrics import yuv420_to_rgb
+
+    out = []
+    sf = tokenizer.spatial_factor
+    for clip in VALIDATION_CLIPS:
+        rgb = yuv420_to_rgb(load_validation_clip(clip)).astype(np.float32)  # (T, H, W, 3) in [0, 1]
+        t, h, w, _ = rgb.shape
+        ph, pw = -(-h // sf) * sf, -(-w // sf) * sf
+        rgb = np.pad(rgb, ((0, 0), (0, ph - h), (0, pw - w), (0, 0)), mode="edge")
+        for start in range(0, t, gop_frames):
+            part = rgb[start : start + gop_frames]
+            valid = 1 + -(-(part.shape[0] - 1) // tokenizer.temporal_factor) * tokenizer.temporal_factor
+            part = np.concatenate([part, np.repeat(part[-1:], valid - part.shape[0], 0)])
+            x = torch.from_numpy(part).permute(3, 0, 1, 2)[None] * 2.0 - 1.0
+            out.append(_tokenize(tokenizer, x)[0])
+    return out
+
+
+def build_token_pool(tokenizer, run_dir: Path, cfg: CcmTrainConfig, cache=None) -> Tuple[np.ndarray, List[np.ndarray]]:
+    path = run_dir / "tokens.npz"
+    if path.exists():
+        data = np.load(path)
+        val = [data[k] for k in sorted(k for k in data.files if k.startswith("val_"))]
+        return data["train"], val
+    from ..data.cache import CacheLayout
+    from ..data.dataset import CropConfig, GopCropSampler
+
+    sampler = GopCropSampler(CacheLayout.resolve(cache), CropConfig(frames=cfg.gop_frames, size=cfg.crop_size),
+                             seed=cfg.seed + 1000)
+    parts = []
+    from tqdm import tqdm
+
+    for i in tqdm(range(0, cfg.pool_gops, 4), desc="tokenize", unit="batch"):
+        parts.append(_tokenize(tokenizer, sampler.batch(i, min(4, cfg.pool_gops - i))))
+    train = np.concatenate(parts)
+    val = _validation_digits(tokenizer, cfg.gop_frames)
+    np.savez_compressed(path, train=train, **{f"val_{i:03d}": v for i, v in enumerate(val)})
+    return train, val
+
+
+def coded_bits(blob: bytes, grids: List[np.ndarray], levels: Sequence[int]) -> int:
+    coder = _native.CheckerboardCoder(blob, list(levels))
+    return sum(len(coder.encode(g)) * 8 for g in grids)
+
+
+def train_ccm(run_dir: os.PathLike, tokenizer, cfg: CcmTrainConfig, cache=None) -> Dict[str, float]:
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg_path = run_dir / "ccm_config.json"
+    if cfg_path.exists() and json.loads(cfg_path.read_text()) != asdict(cfg):
+        raise ValueError(f"{cfg_path} differs from this run's settings: use a new run directory")
+    cfg_path.write_text(json.dumps(asdict(cfg), indent=2))
+    levels = tuple(tokenizer.config.fsq_levels)
+    torch.manual_seed(cfg.seed)
+    train, val = build_token_pool(tokenizer, run_dir, cfg, cache)
+    model = CheckerboardContextModel(CcmConfig(levels, hidden=cfg.hidden))
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    step = 0
+    ckpt = run_dir / "checkpoint.pt"
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step = int(state["step"])
+        log.info("resuming CCM training at step %d", step)
+    tokens_per_grid = int(np.prod(train.shape[1:4]))
+    val_tokens = sum(int(np.prod(v.shape[:3])) for v in val)
+    raw = math.log2(np.prod(levels))
+    hist = histogram_bits(train, np.concatenate([v.reshape(-1, len(levels)) for v in val]), levels) / val_tokens
+    log_path = run_dir / "train.csv"
+    new_log = not log_path.exists()
+    from tqdm import tqdm
+
+    result: Dict[str, float] = {"raw_bits_per_token": raw, "histogram_bits_per_token": hist}
+    with open(log_path, "a", newline="") as f:
+        writer = csv.writer(f)
+        if new_log:
+            writer.writerow(["step", "train_bits_per_token", "val_bits_per_token", "wall_s"])
+        t0 = time.time()
+        bar = tqdm(range(step, cfg.steps), initial=step, total=cfg.steps, desc="ccm", unit="step")
+        for step in bar:
+            rng = np.random.default_rng([cfg.seed, step])
+            batch = train[rng.integers(0, len(train), cfg.batch_size)]
+            if rng.random() < 0.5:  # mirror images are as likely as the originals
+                batch = np.ascontiguousarray(batch[:, :, :, ::-1])
+            model.train()
+            lr = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
+            for g in opt.param_groups:
+                g["lr"] = lr
+            bits = code_length_bits(model, torch.from_numpy(batch))
+            loss = bits / (cfg.batch_size * tokens_per_grid)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            bar.set_postfix(bits_per_token=f"{loss.item():.3f}")
+            done = step + 1
+            val_bpt = ""
+            if done % cfg.val_every == 0 or done == cfg.steps:
+                model.eval()
+                val_bpt = coded_bits(model.export_int(), val, levels) / val_tokens
+                result["val_bits_per_token"] = val_bpt
+            writer.writerow([done, f"{loss.item():.4f}", f"{val_bpt:.4f}" if val_bpt != "" else "",
+                             f"{time.time() - t0:.1f}"])
+            f.flush()
+            if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+                tmp = ckpt.with_suffix(".tmp")
+                torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": done}, tmp)
+                os.replace(tmp, ckpt)
+    model.eval()
+    blob = model.export_int()
+    (run_dir / "ccm.tvcn").write_bytes(blob)
+    result["val_bits_per_token"] = coded_bits(blob, val, levels) / val_tokens
+    (run_dir / "result.json").write_text(json.dumps(result, indent=2))
+    return result
