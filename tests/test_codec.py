@@ -204,3 +204,24 @@ def test_open_write_then_read(model, tmp_path):
         tvc.open(path, "w")
     with pytest.raises(tvc.InvalidArgumentError, match="mode"):
         tvc.open(path, "a")
+
+
+def test_model_with_ccm_codes_tokens_exactly(weights_file, tmp_path):
+    from tvc_ffmpeg.codec.model import add_ccm_to_weights
+    from tvc_ffmpeg.models.ccm import CcmConfig, CheckerboardContextModel
+
+    torch.manual_seed(3)
+    blob = CheckerboardContextModel(CcmConfig((8, 5, 5, 5), hidden=8)).eval().export_int()
+    path = tmp_path / "with-ccm.pt"
+    add_ccm_to_weights(weights_file, blob, path)
+    model = CodecModel.from_file(path)
+    assert model.ccm_blob == blob
+    info = VideoInfo(width=64, height=48)
+    frames = clip(64, 48, 20, seed=9)
+    enc, dec, packets, out = run_codec(model, frames, info)
+    assert len(out) == 20
+    for i, p in enumerate(packets):
+        assert np.array_equal(enc.tokens_of(frames[17 * i : 17 * i + 17]), dec.tokens_of(p))
+    # A decoder holding the same tokenizer without the CCM is a different model.
+    with pytest.raises(tvc.ModelMismatchError):
+        Decoder(enc.header, CodecModel.from_file(weights_file))

@@ -15,13 +15,30 @@ from ..models.registry import ModelRegistryError
 from ..models.tokenizer import CausalVideoTokenizer
 
 
+def _read_ccm_blob(path: Path) -> Optional[bytes]:
+    """The integer CCM stored beside the tokenizer in a weights file, if any."""
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(blob, dict) and "ccm" in blob:
+        return bytes(blob["ccm"].numpy().tobytes())
+    return None
+
+
 @dataclass(frozen=True)
 class CodecModel:
-    """A tokenizer plus the identity written into every stream header."""
+    """A tokenizer (and, when trained, its context model) plus the identity
+    written into every stream header. The weights hash covers both."""
 
     model_id: str
     weights_sha256: bytes
     tokenizer: CausalVideoTokenizer
+    ccm_blob: Optional[bytes] = None
+
+    def token_coder(self):
+        from .tokens import CcmTokenCoder, TokenCoder
+
+        if self.ccm_blob is not None:
+            return CcmTokenCoder(self.fsq_levels, self.ccm_blob)
+        return TokenCoder(self.fsq_levels)
 
     @property
     def fsq_levels(self):
@@ -43,7 +60,7 @@ class CodecModel:
         except ModelRegistryError as exc:
             raise InvalidArgumentError(str(exc)) from None
         entry = registry.get_entry(model_id)
-        return cls(model_id, bytes.fromhex(entry.sha256), tokenizer)
+        return cls(model_id, bytes.fromhex(entry.sha256), tokenizer, _read_ccm_blob(entry.weights_path))
 
     @classmethod
     def from_file(cls, path: os.PathLike, model_id: Optional[str] = None) -> "CodecModel":
@@ -63,4 +80,16 @@ class CodecModel:
         if model_id is None:
             blob = torch.load(p, map_location="cpu", weights_only=True)
             model_id = blob.get("model_id", "tvc-dev") if isinstance(blob, dict) else "tvc-dev"
-        return cls(model_id, bytes.fromhex(registry.file_sha256(p)), tokenizer)
+        return cls(model_id, bytes.fromhex(registry.file_sha256(p)), tokenizer, _read_ccm_blob(p))
+
+
+def add_ccm_to_weights(weights: os.PathLike, ccm_blob: bytes, out: os.PathLike) -> str:
+    """Writes a weights file that carries the tokenizer and the CCM; returns its sha256."""
+    import numpy as np
+
+    blob = torch.load(weights, map_location="cpu", weights_only=True)
+    if not (isinstance(blob, dict) and "state_dict" in blob and "config" in blob):
+        raise InvalidArgumentError(f"{weights}: not a shipped-format weights file (export it first)")
+    blob["ccm"] = torch.from_numpy(np.frombuffer(ccm_blob, np.uint8).copy())
+    torch.save(blob, out)
+    return registry.file_sha256(out)

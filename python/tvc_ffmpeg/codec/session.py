@@ -21,7 +21,6 @@ from ..errors import InvalidArgumentError, InvalidDataError
 from ..video.color import resolve_matrix, rgb_to_yuv420, yuv420_to_rgb
 from ..video.frames import Frame, VideoInfo
 from .model import CodecModel
-from .tokens import TokenCoder
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +89,7 @@ class Encoder:
         self.gop_length = gop_length
         self.header = info_to_header(info, self.model, gop_length)
         self._geometry = _Geometry(info, self.model)
-        self._coder = TokenCoder(self.model.fsq_levels)
+        self._coder = self.model.token_coder()
         self._pending: List[Frame] = []
         self._gop_index = 0
         self._flushed = False
@@ -150,7 +149,7 @@ class Decoder:
         self.header = header
         self.info = header_to_info(header)
         self._geometry = _Geometry(self.info, self.model)
-        self._coder = TokenCoder(self.model.fsq_levels)
+        self._coder = self.model.token_coder()
 
     def tokens_of(self, packet: GopPacket) -> np.ndarray:
         payload = packet.substream(SUBSTREAM_DISCRETE)

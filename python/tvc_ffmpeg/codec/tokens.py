@@ -1,10 +1,13 @@
 """Lossless coding of a GoP's token grid (discrete substream, kind 1).
 
-Version 0.1 scheme, fixed for a model id: each token index is split into its
-FSQ digits (digit i = index // prod(levels[:i]) % levels[i]) and every digit
-is coded with a uniform table over levels[i] symbols, in the order latent
-frame, row, column, digit. The rate is therefore exactly the raw token rate
-(plus the 4-byte rANS flush); the checkerboard context model replaces this.
+Which scheme a stream uses is fixed by its model: a model that carries a
+trained checkerboard context model (CCM) uses :class:`CcmTokenCoder`
+(docs/ccm.md), one without uses :class:`TokenCoder`. Both split each token
+index into FSQ digits (digit i = index // prod(levels[:i]) % levels[i]).
+
+:class:`TokenCoder` codes every digit with a uniform table over levels[i]
+symbols, in the order latent frame, row, column, digit: exactly the raw token
+rate plus the 4-byte rANS flush.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Sequence, Tuple
 
 import numpy as np
 
+from .. import _native
 from ..entropy import CdfTable, RansDecoder, RansEncoder
 from ..errors import InvalidArgumentError
 
@@ -57,3 +61,30 @@ class TokenCoder:
         digits = dec.decode_indexed(dims, self.table).astype(np.int64).reshape(count, -1)
         dec.finish()
         return (digits * self.basis).sum(axis=1).reshape(shape)
+
+
+class CcmTokenCoder:
+    """Tokens coded with the integer checkerboard context model (same interface)."""
+
+    def __init__(self, levels: Sequence[int], ccm_blob: bytes) -> None:
+        self.levels = np.array(levels, np.int64)
+        self.basis = np.cumprod(np.concatenate([[1], self.levels[:-1]]))
+        self._coder = _native.CheckerboardCoder(ccm_blob, [int(v) for v in levels])
+
+    @property
+    def codebook_size(self) -> int:
+        return int(np.prod(self.levels))
+
+    def encode(self, indices: np.ndarray) -> bytes:
+        idx = np.asarray(indices, np.int64)
+        if idx.ndim != 3:
+            raise InvalidArgumentError("CCM token grids are (latent frames, height, width)")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.codebook_size):
+            raise InvalidArgumentError("token index outside the codebook")
+        digits = ((idx[..., None] // self.basis) % self.levels).astype(np.int32)
+        return self._coder.encode(digits)
+
+    def decode(self, data: bytes, shape: Tuple[int, ...]) -> np.ndarray:
+        t, h, w = shape
+        digits = self._coder.decode(data, t, h, w).astype(np.int64)
+        return (digits * self.basis).sum(axis=-1)
