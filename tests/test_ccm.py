@@ -52,11 +52,29 @@ def test_export_matches_float_mirror(trained_ish):
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 1), (3, 5, 7), (2, 8, 8)])
-def test_round_trip_exact(trained_ish, shape):
+@pytest.mark.parametrize("pattern", [0, 1, 2, 3])
+def test_round_trip_exact(trained_ish, shape, pattern):
     coder = _native.CheckerboardCoder(trained_ish.export_int(), list(LEVELS))
     digits = random_digits(np.random.default_rng(2), *shape)
-    data = coder.encode(digits)
-    assert np.array_equal(coder.decode(data, *shape), digits)
+    data = coder.encode(digits, pattern)
+    keep = _native.mask_keep(pattern, *shape)
+    expected = np.where(keep[..., None], digits, -1)
+    assert np.array_equal(coder.decode(data, *shape, pattern), expected)
+
+
+def test_mask_patterns_drop_the_documented_share():
+    keep = [_native.mask_keep(p, 3, 16, 16) for p in range(4)]
+    assert all(k[0].all() for k in keep)  # the first latent frame is always whole
+    assert [round(1 - k[1:].mean(), 2) for k in keep] == [0.0, 0.25, 0.5, 0.75]
+    with pytest.raises(tvc.InvalidArgumentError):
+        _native.mask_keep(4, 1, 1, 1)
+
+
+def test_unknown_pattern_in_a_stream_is_invalid_data(trained_ish):
+    coder = _native.CheckerboardCoder(trained_ish.export_int(), list(LEVELS))
+    data = coder.encode(random_digits(np.random.default_rng(8), 2, 4, 4))
+    with pytest.raises(tvc.InvalidDataError, match="pattern"):
+        coder.decode(data, 2, 4, 4, 9)
 
 
 def test_damaged_stream_is_refused(trained_ish):
@@ -132,9 +150,11 @@ def test_training_contexts_equal_the_coders():
     m = CheckerboardContextModel(CcmConfig(LEVELS, hidden=4))
     coder = _native.CheckerboardCoder(m.export_int(), list(LEVELS))
     digits = random_digits(np.random.default_rng(6), 3, 5, 6)
-    for f in range(3):
-        for p in (0, 1):
-            assert np.array_equal(context_planes(digits[None], f, p, LEVELS)[0], coder.context(digits, f, p))
+    for pattern in range(_native.NUM_MASK_PATTERNS):
+        for f in range(3):
+            for p in (0, 1):
+                assert np.array_equal(context_planes(digits[None], f, p, LEVELS, pattern)[0],
+                                      coder.context(digits, f, p, pattern))
 
 
 def test_to_digits_matches_fsq_basis():

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "mask.hpp"
 #include "status.hpp"
 
 namespace tvc {
@@ -10,9 +11,11 @@ namespace {
 
 constexpr int kMaxLevels = 256;
 
-void check_grid(int t, int h, int w) {
+void check_grid(int t, int h, int w, int pattern) {
   if (t < 1 || h < 1 || w < 1 || int64_t{t} * h * w > (int64_t{1} << 24))
     fail(TVC_EINVAL, "token grid must be 1x1x1 .. 2^24 positions");
+  if (!valid_mask_pattern(pattern))
+    fail(TVC_EINVALIDDATA, "unknown token mask pattern " + std::to_string(pattern));
 }
 
 }  // namespace
@@ -34,7 +37,7 @@ CheckerboardCoder::CheckerboardCoder(IntNet net, std::vector<int> levels)
                                " logit planes, the levels need " + std::to_string(total));
 }
 
-void CheckerboardCoder::context(const int32_t* digits, int f, int pass, int h, int w,
+void CheckerboardCoder::context(const int32_t* digits, int f, int pass, int h, int w, int pattern,
                                 int32_t* planes) const {
   const int D = dims();
   const std::size_t plane = static_cast<std::size_t>(h) * w;
@@ -42,16 +45,20 @@ void CheckerboardCoder::context(const int32_t* digits, int f, int pass, int h, i
   const std::size_t frame = plane * static_cast<std::size_t>(D);
   if (f > 0) {
     const int32_t* prev = digits + static_cast<std::size_t>(f - 1) * frame;
-    for (std::size_t p = 0; p < plane; ++p) {
-      for (int d = 0; d < D; ++d)
-        planes[static_cast<std::size_t>(d) * plane + p] = 2 * prev[p * D + d] - (levels_[d] - 1);
-      planes[static_cast<std::size_t>(D) * plane + p] = 127;
-    }
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        if (!token_kept(pattern, f - 1, y, x)) continue;
+        const std::size_t p = static_cast<std::size_t>(y) * w + x;
+        for (int d = 0; d < D; ++d)
+          planes[static_cast<std::size_t>(d) * plane + p] = 2 * prev[p * D + d] - (levels_[d] - 1);
+        planes[static_cast<std::size_t>(D) * plane + p] = 127;
+      }
   }
   if (pass == 1) {
     const int32_t* cur = digits + static_cast<std::size_t>(f) * frame;
     for (int y = 0; y < h; ++y)
       for (int x = (y & 1); x < w; x += 2) {  // anchors: (y + x) even
+        if (!token_kept(pattern, f, y, x)) continue;
         const std::size_t p = static_cast<std::size_t>(y) * w + x;
         for (int d = 0; d < D; ++d)
           planes[static_cast<std::size_t>(D + 1 + d) * plane + p] = 2 * cur[p * D + d] - (levels_[d] - 1);
@@ -60,25 +67,33 @@ void CheckerboardCoder::context(const int32_t* digits, int f, int pass, int h, i
   }
 }
 
-void CheckerboardCoder::encode(const int32_t* digits, int t, int h, int w, RansEncoder& enc) const {
-  check_grid(t, h, w);
+void CheckerboardCoder::encode(const int32_t* digits, int t, int h, int w, int pattern,
+                               RansEncoder& enc) const {
+  if (!valid_mask_pattern(pattern)) fail(TVC_EINVAL, "unknown token mask pattern " + std::to_string(pattern));
+  check_grid(t, h, w, pattern);
   const int D = dims();
   const std::size_t plane = static_cast<std::size_t>(h) * w;
-  for (std::size_t k = 0; k < plane * t; ++k)
-    for (int d = 0; d < D; ++d) {
-      const int32_t v = digits[k * D + d];
-      if (v < 0 || v >= levels_[d]) fail(TVC_EINVAL, "token digit outside its FSQ level range");
-    }
+  for (int f = 0; f < t; ++f)
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        if (!token_kept(pattern, f, y, x)) continue;
+        const std::size_t k = (static_cast<std::size_t>(f) * h + y) * w + x;
+        for (int d = 0; d < D; ++d) {
+          const int32_t v = digits[k * D + d];
+          if (v < 0 || v >= levels_[d]) fail(TVC_EINVAL, "token digit outside its FSQ level range");
+        }
+      }
   std::vector<int32_t> ctx(plane * static_cast<std::size_t>(context_channels()));
   std::vector<int32_t> logits(plane * static_cast<std::size_t>(net_.out_channels()));
   int32_t row[kMaxLevels];
   for (int f = 0; f < t; ++f) {
     const int32_t* cur = digits + static_cast<std::size_t>(f) * plane * D;
     for (int pass = 0; pass < 2; ++pass) {
-      context(digits, f, pass, h, w, ctx.data());
+      context(digits, f, pass, h, w, pattern, ctx.data());
       net_.run(ctx.data(), h, w, logits.data());
       for (int y = 0; y < h; ++y)
         for (int x = ((y + pass) & 1); x < w; x += 2) {
+          if (!token_kept(pattern, f, y, x)) continue;
           const std::size_t p = static_cast<std::size_t>(y) * w + x;
           for (int d = 0; d < D; ++d) {
             for (int j = 0; j < levels_[d]; ++j)
@@ -90,8 +105,9 @@ void CheckerboardCoder::encode(const int32_t* digits, int t, int h, int w, RansE
   }
 }
 
-void CheckerboardCoder::decode(RansDecoder& dec, int t, int h, int w, int32_t* digits) const {
-  check_grid(t, h, w);
+void CheckerboardCoder::decode(RansDecoder& dec, int t, int h, int w, int pattern,
+                               int32_t* digits) const {
+  check_grid(t, h, w, pattern);
   const int D = dims();
   const std::size_t plane = static_cast<std::size_t>(h) * w;
   std::vector<int32_t> ctx(plane * static_cast<std::size_t>(context_channels()));
@@ -100,10 +116,11 @@ void CheckerboardCoder::decode(RansDecoder& dec, int t, int h, int w, int32_t* d
   for (int f = 0; f < t; ++f) {
     int32_t* cur = digits + static_cast<std::size_t>(f) * plane * D;
     for (int pass = 0; pass < 2; ++pass) {
-      context(digits, f, pass, h, w, ctx.data());
+      context(digits, f, pass, h, w, pattern, ctx.data());
       net_.run(ctx.data(), h, w, logits.data());
       for (int y = 0; y < h; ++y)
         for (int x = ((y + pass) & 1); x < w; x += 2) {
+          if (!token_kept(pattern, f, y, x)) continue;
           const std::size_t p = static_cast<std::size_t>(y) * w + x;
           for (int d = 0; d < D; ++d) {
             for (int j = 0; j < levels_[d]; ++j)

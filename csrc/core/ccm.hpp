@@ -5,12 +5,15 @@
 // latent frame; within a frame two passes, anchors ((y + x) even) first, then
 // the rest; within a pass raster order; within a position digit 0..D-1.
 //
+// Only the tokens a mask pattern keeps (mask.hpp) are coded; dropped tokens
+// are never used as context (the decoder has them only after prediction).
+//
 // Each digit is coded with logits from an IntNet over context planes
 // (2D + 2 channels, all in [-127, 127]):
-//   [0, D)        previous latent frame's digits, as 2*d - (levels-1); 0 for frame 0
-//   D             127 where a previous latent frame exists, else 0
-//   [D+1, 2D+1)   this frame's anchor digits, in the second pass only
-//   2D+1          127 at anchor positions in the second pass, else 0
+//   [0, D)        previous latent frame's kept digits, as 2*d - (levels-1); else 0
+//   D             127 where the previous latent frame's token is kept, else 0
+//   [D+1, 2D+1)   this frame's kept anchor digits, in the second pass only
+//   2D+1          127 at kept anchor positions in the second pass, else 0
 // The net outputs sum(levels) logit planes: digit d of a position uses the
 // levels[d] planes starting at levels[0] + ... + levels[d-1].
 // Everything is integer, so encoder and decoder derive identical CDFs.
@@ -33,13 +36,15 @@ class CheckerboardCoder {
   int context_channels() const { return 2 * dims() + 2; }
   const IntNet& net() const { return net_; }
 
-  // digits: t x h x w x D, row-major.
-  void encode(const int32_t* digits, int t, int h, int w, RansEncoder& enc) const;
-  void decode(RansDecoder& dec, int t, int h, int w, int32_t* digits) const;
+  // digits: t x h x w x D, row-major. Dropped positions are ignored by
+  // encode and left untouched by decode.
+  void encode(const int32_t* digits, int t, int h, int w, int pattern, RansEncoder& enc) const;
+  void decode(RansDecoder& dec, int t, int h, int w, int pattern, int32_t* digits) const;
 
   // Context planes (context_channels x h x w) of latent frame f, pass p (0 =
   // anchors, 1 = the rest) from the digits known at that point.
-  void context(const int32_t* digits, int f, int pass, int h, int w, int32_t* planes) const;
+  void context(const int32_t* digits, int f, int pass, int h, int w, int pattern,
+               int32_t* planes) const;
 
  private:
   IntNet net_;

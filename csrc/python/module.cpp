@@ -14,6 +14,7 @@
 #include "../core/bitstream.hpp"
 #include "../core/ccm.hpp"
 #include "../core/intnet.hpp"
+#include "../core/mask.hpp"
 #include "../core/cdf.hpp"
 #include "../core/crc32.hpp"
 #include "../core/rans.hpp"
@@ -412,46 +413,64 @@ PYBIND11_MODULE(_native, m) {
   }, py::arg("blob"), py::arg("planes"),
      "Runs an integer network blob (docs/ccm.md) on (channels, height, width) int32 planes.");
 
+  m.attr("NUM_MASK_PATTERNS") = tvc::kNumMaskPatterns;
+  m.def("mask_keep", [](int pattern, int t, int h, int w) {
+    if (!tvc::valid_mask_pattern(pattern)) fail(TVC_EINVAL, "unknown token mask pattern " + std::to_string(pattern));
+    if (t < 1 || h < 1 || w < 1) fail(TVC_EINVAL, "grid sizes must be positive");
+    py::array_t<bool> out({t, h, w});
+    bool* o = out.mutable_data();
+    for (int f = 0; f < t; ++f)
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) *o++ = tvc::token_kept(pattern, f, y, x);
+    return out;
+  }, py::arg("pattern"), py::arg("frames"), py::arg("height"), py::arg("width"),
+     "Which tokens of a (frames, height, width) grid a mask pattern keeps (mask.hpp).");
+
   py::class_<tvc::CheckerboardCoder>(m, "CheckerboardCoder")
       .def(py::init([](const py::buffer& blob, const std::vector<int>& levels) {
         BytesView v(blob);
         return tvc::CheckerboardCoder(tvc::IntNet::parse(v.data(), v.size()), levels);
       }), py::arg("blob"), py::arg("levels"))
       .def_property_readonly("context_channels", &tvc::CheckerboardCoder::context_channels)
-      .def("encode", [](const tvc::CheckerboardCoder& c, const py::array& digits_in) {
+      .def("encode", [](const tvc::CheckerboardCoder& c, const py::array& digits_in, int pattern) {
         auto digits = as_int_array<int32_t>(digits_in, "digits");
         const auto s = grid_shape(digits, c.dims());
         std::vector<uint8_t> out;
         {
           py::gil_scoped_release nogil;
           tvc::RansEncoder enc(16);
-          c.encode(digits.data(), s[0], s[1], s[2], enc);
+          c.encode(digits.data(), s[0], s[1], s[2], pattern, enc);
           out = enc.finish();
         }
         return to_bytes(out);
-      }, py::arg("digits"), "Digits (frames, height, width, dims) -> rANS stream (16-bit precision).")
-      .def("decode", [](const tvc::CheckerboardCoder& c, const py::buffer& data, int t, int h, int w) {
+      }, py::arg("digits"), py::arg("pattern") = 0,
+         "Digits (frames, height, width, dims) -> rANS stream of the tokens the mask pattern keeps.")
+      .def("decode", [](const tvc::CheckerboardCoder& c, const py::buffer& data, int t, int h, int w,
+                        int pattern) {
         BytesView v(data);
         if (t < 1 || h < 1 || w < 1) fail(TVC_EINVAL, "grid sizes must be positive");
         py::array_t<int32_t> out({t, h, w, c.dims()});
         int32_t* o = out.mutable_data();
-        std::fill(o, o + out.size(), 0);
+        std::fill(o, o + out.size(), -1);
         {
           py::gil_scoped_release nogil;
           tvc::RansDecoder dec(v.data(), v.size(), 16);
-          c.decode(dec, t, h, w, o);
+          c.decode(dec, t, h, w, pattern, o);
           dec.finish();
         }
         return out;
-      }, py::arg("data"), py::arg("frames"), py::arg("height"), py::arg("width"))
-      .def("context", [](const tvc::CheckerboardCoder& c, const py::array& digits_in, int f, int pass) {
+      }, py::arg("data"), py::arg("frames"), py::arg("height"), py::arg("width"), py::arg("pattern") = 0,
+         "rANS stream -> digits; positions the mask pattern drops are -1.")
+      .def("context", [](const tvc::CheckerboardCoder& c, const py::array& digits_in, int f, int pass,
+                         int pattern) {
         auto digits = as_int_array<int32_t>(digits_in, "digits");
         const auto s = grid_shape(digits, c.dims());
         if (f < 0 || f >= s[0] || (pass != 0 && pass != 1)) fail(TVC_EINVAL, "frame or pass out of range");
+        if (!tvc::valid_mask_pattern(pattern)) fail(TVC_EINVAL, "unknown token mask pattern");
         py::array_t<int32_t> out({c.context_channels(), s[1], s[2]});
-        c.context(digits.data(), f, pass, s[1], s[2], out.mutable_data());
+        c.context(digits.data(), f, pass, s[1], s[2], pattern, out.mutable_data());
         return out;
-      }, py::arg("digits"), py::arg("frame"), py::arg("pass_index"),
+      }, py::arg("digits"), py::arg("frame"), py::arg("pass_index"), py::arg("pattern") = 0,
          "Context planes the coder uses for one frame and pass (for training and tests).");
 
   // ------------------------------------------------------------ bitstream

@@ -12,6 +12,7 @@
 #include "../core/bitstream.hpp"
 #include "../core/ccm.hpp"
 #include "../core/intnet.hpp"
+#include "../core/mask.hpp"
 #include "../core/cdf.hpp"
 #include "../core/crc32.hpp"
 #include "../core/rans.hpp"
@@ -285,18 +286,41 @@ void test_checkerboard_coder() {
   for (std::size_t k = 0; k < digits.size(); ++k)
     digits[k] = static_cast<int32_t>(rng() % static_cast<uint32_t>(levels[k % 3]));
   tvc::RansEncoder enc(16);
-  coder.encode(digits.data(), t, h, w, enc);
+  coder.encode(digits.data(), t, h, w, 0, enc);
   const auto stream = enc.finish();
   std::vector<int32_t> out(digits.size(), 0);
   tvc::RansDecoder dec(stream.data(), stream.size(), 16);
-  coder.decode(dec, t, h, w, out.data());
+  coder.decode(dec, t, h, w, 0, out.data());
   dec.finish();
   CHECK(out == digits);
+  // With a mask pattern only kept digits travel; dropped ones stay untouched.
+  for (int pattern = 1; pattern < tvc::kNumMaskPatterns; ++pattern) {
+    tvc::RansEncoder e2(16);
+    coder.encode(digits.data(), t, h, w, pattern, e2);
+    const auto s2 = e2.finish();
+    CHECK(s2.size() < stream.size());
+    std::vector<int32_t> o2(digits.size(), -1);
+    tvc::RansDecoder d2(s2.data(), s2.size(), 16);
+    coder.decode(d2, t, h, w, pattern, o2.data());
+    d2.finish();
+    for (int f = 0; f < t; ++f)
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x)
+          for (int k = 0; k < d; ++k) {
+            const std::size_t i = ((static_cast<std::size_t>(f) * h + y) * w + x) * d + k;
+            CHECK(o2[i] == (tvc::token_kept(pattern, f, y, x) ? digits[i] : -1));
+          }
+  }
+  CHECK(error_of([&] {
+          tvc::RansDecoder d3(stream.data(), stream.size(), 16);
+          std::vector<int32_t> o(digits.size(), 0);
+          coder.decode(d3, t, h, w, 7, o.data());
+        }) == TVC_EINVALIDDATA);
   // Truncation ends in an error, not a crash.
   CHECK(error_of([&] {
           tvc::RansDecoder bad(stream.data(), stream.size() / 2 & ~std::size_t{1}, 16);
           std::vector<int32_t> o(digits.size(), 0);
-          coder.decode(bad, t, h, w, o.data());
+          coder.decode(bad, t, h, w, 0, o.data());
           bad.finish();
         }) != 0);
   // A net that does not fit the levels is refused.

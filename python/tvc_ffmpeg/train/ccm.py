@@ -57,37 +57,42 @@ def to_digits(indices: np.ndarray, levels: Sequence[int]) -> np.ndarray:
     return ((np.asarray(indices, np.int64)[..., None] // basis) % lv).astype(np.int32)
 
 
-def context_planes(digits: np.ndarray, frame: int, pass_index: int, levels: Sequence[int]) -> np.ndarray:
+def context_planes(digits: np.ndarray, frame: int, pass_index: int, levels: Sequence[int],
+                   pattern: int = 0) -> np.ndarray:
     """Batched numpy version of CheckerboardCoder::context: digits (N, T, H, W, D) ->
-    planes (N, 2D+2, H, W) for one latent frame and pass."""
-    n, _, h, w, d = digits.shape
+    planes (N, 2D+2, H, W) for one latent frame and pass under a mask pattern."""
+    n, t, h, w, d = digits.shape
+    keep = _native.mask_keep(pattern, t, h, w)
     lv = np.array(levels, np.int32)
     planes = np.zeros((n, 2 * d + 2, h, w), np.int32)
     if frame > 0:
-        planes[:, :d] = np.moveaxis(2 * digits[:, frame - 1] - (lv - 1), -1, 1)
-        planes[:, d] = 127
+        prev = keep[frame - 1]
+        planes[:, :d] = np.where(prev, np.moveaxis(2 * digits[:, frame - 1] - (lv - 1), -1, 1), 0)
+        planes[:, d] = np.where(prev, 127, 0)
     if pass_index == 1:
-        anchors = (np.add.outer(np.arange(h), np.arange(w)) % 2) == 0
+        anchors = ((np.add.outer(np.arange(h), np.arange(w)) % 2) == 0) & keep[frame]
         cur = np.moveaxis(2 * digits[:, frame] - (lv - 1), -1, 1)
         planes[:, d + 1 : 2 * d + 1] = np.where(anchors, cur, 0)
         planes[:, 2 * d + 1] = np.where(anchors, 127, 0)
     return planes
 
 
-def pass_mask(h: int, w: int, pass_index: int) -> np.ndarray:
-    return ((np.add.outer(np.arange(h), np.arange(w)) % 2) == pass_index).astype(np.float32)
+def pass_mask(h: int, w: int, pass_index: int, keep: np.ndarray) -> np.ndarray:
+    """Positions coded in one pass: parity (y + x) % 2 == pass, and kept by the pattern."""
+    return (((np.add.outer(np.arange(h), np.arange(w)) % 2) == pass_index) & keep).astype(np.float32)
 
 
-def code_length_bits(model: CheckerboardContextModel, digits: torch.Tensor) -> torch.Tensor:
+def code_length_bits(model: CheckerboardContextModel, digits: torch.Tensor, pattern: int = 0) -> torch.Tensor:
     """Total bits of a batch of digit grids (N, T, H, W, D) under the float mirror."""
     levels = model.config.levels
     n, t, h, w, _ = digits.shape
     np_digits = digits.numpy()
+    keep = _native.mask_keep(pattern, t, h, w)
     total = torch.zeros(())
     for f in range(t):
         for p in (0, 1):
-            planes = torch.from_numpy(context_planes(np_digits, f, p, levels)).float()
-            mask = torch.from_numpy(pass_mask(h, w, p)).expand(n, h, w)
+            planes = torch.from_numpy(context_planes(np_digits, f, p, levels, pattern)).float()
+            mask = torch.from_numpy(pass_mask(h, w, p, keep[f])).expand(n, h, w)
             total = total + model.bits(planes, digits[:, f].permute(0, 3, 1, 2), mask)
     return total
 
@@ -151,9 +156,9 @@ def build_token_pool(tokenizer, run_dir: Path, cfg: CcmTrainConfig, cache=None) 
     return train, val
 
 
-def coded_bits(blob: bytes, grids: List[np.ndarray], levels: Sequence[int]) -> int:
+def coded_bits(blob: bytes, grids: List[np.ndarray], levels: Sequence[int], pattern: int = 0) -> int:
     coder = _native.CheckerboardCoder(blob, list(levels))
-    return sum(len(coder.encode(g)) * 8 for g in grids)
+    return sum(len(coder.encode(g, pattern)) * 8 for g in grids)
 
 
 def train_ccm(run_dir: os.PathLike, tokenizer, cfg: CcmTrainConfig, cache=None) -> Dict[str, float]:
@@ -176,7 +181,6 @@ def train_ccm(run_dir: os.PathLike, tokenizer, cfg: CcmTrainConfig, cache=None) 
         opt.load_state_dict(state["optimizer"])
         step = int(state["step"])
         log.info("resuming CCM training at step %d", step)
-    tokens_per_grid = int(np.prod(train.shape[1:4]))
     val_tokens = sum(int(np.prod(v.shape[:3])) for v in val)
     raw = math.log2(np.prod(levels))
     hist = histogram_bits(train, np.concatenate([v.reshape(-1, len(levels)) for v in val]), levels) / val_tokens
@@ -200,8 +204,11 @@ def train_ccm(run_dir: os.PathLike, tokenizer, cfg: CcmTrainConfig, cache=None) 
             lr = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
             for g in opt.param_groups:
                 g["lr"] = lr
-            bits = code_length_bits(model, torch.from_numpy(batch))
-            loss = bits / (cfg.batch_size * tokens_per_grid)
+            # Every mask pattern occurs in use: train on all of them.
+            pattern = int(rng.integers(0, _native.NUM_MASK_PATTERNS))
+            kept = int(_native.mask_keep(pattern, *batch.shape[1:4]).sum())
+            bits = code_length_bits(model, torch.from_numpy(batch), pattern)
+            loss = bits / (cfg.batch_size * kept)
             opt.zero_grad()
             loss.backward()
             opt.step()
