@@ -45,10 +45,16 @@ def test_train_writes_run_files_and_resumes(cache, tmp_path):
     train_tokenizer(run, TINY, replace(CFG, steps=6), cache, progress=False)
     assert _steps(run / "train.csv") == [1, 2, 3, 4, 5, 6]
 
+    # Rows logged after the last checkpoint (a killed run) are dropped on resume, not duplicated.
+    with open(run / "train.csv", "a") as f:
+        f.write("7,0,0,1,0,0,0\n")
+    train_tokenizer(run, TINY, replace(CFG, steps=7), cache, progress=False)
+    assert _steps(run / "train.csv") == [1, 2, 3, 4, 5, 6, 7]
+
     with pytest.raises(RunMismatchError):
-        train_tokenizer(run, replace(TINY, fsq_levels=(4, 4)), replace(CFG, steps=7), cache, progress=False)
+        train_tokenizer(run, replace(TINY, fsq_levels=(4, 4)), replace(CFG, steps=8), cache, progress=False)
     with pytest.raises(RunMismatchError):
-        train_tokenizer(run, TINY, replace(CFG, steps=7, lr=1.0), cache, progress=False)
+        train_tokenizer(run, TINY, replace(CFG, steps=8, lr=1.0), cache, progress=False)
 
 
 def test_eval_cli_prints_every_validation_clip(cache, tmp_path, capsys):

@@ -84,6 +84,22 @@ def _append_csv(path: Path, row: dict) -> None:
         writer.writerow(row)
 
 
+def _drop_rows_after(path: Path, step: int) -> None:
+    """Forget log rows written after the checkpoint a resumed run restarts from."""
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    kept = [r for r in rows if int(r["step"]) <= step]
+    if len(kept) != len(rows):
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(kept)
+
+
 def _check_or_write_config(run_dir: Path, train_cfg: TrainConfig, model_cfg: TokenizerConfig) -> None:
     path = run_dir / "config.json"
     current = {"model": model_cfg.to_dict(), "train": asdict(train_cfg)}
@@ -126,6 +142,8 @@ def train_tokenizer(run_dir: Path, model_cfg: TokenizerConfig, cfg: TrainConfig,
         optimizer.load_state_dict(state["optimizer"])
         step, wall, best = int(state["step"]), float(state["wall_s"]), float(state["best_psnr_y"])
         log.info("resuming %s at step %d (%.0f s trained)", run_dir, step, wall)
+        for name in ("train.csv", "val.csv"):
+            _drop_rows_after(run_dir / name, step)
     elif init_weights is not None:
         from ..models.registry import load_tokenizer_file
 
