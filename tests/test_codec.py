@@ -225,3 +225,51 @@ def test_model_with_ccm_codes_tokens_exactly(weights_file, tmp_path):
     # A decoder holding the same tokenizer without the CCM is a different model.
     with pytest.raises(tvc.ModelMismatchError):
         Decoder(enc.header, CodecModel.from_file(weights_file))
+
+
+@pytest.mark.parametrize("quality", [0, 1, 2, 3])
+def test_quality_levels_round_trip_and_order_rates(model, quality):
+    info = VideoInfo(width=64, height=64)  # a 4x4 latent grid: the patterns' shares are exact
+    frames = clip(64, 64, 17, seed=11)
+    enc, dec, packets, out = run_codec_q(model, frames, info, quality)
+    assert len(out) == 17
+    p = packets[0]
+    assert p.quality == quality and p.mask_pattern == 3 - quality
+    sent = enc.tokens_of(frames)
+    got = dec.tokens_of(p)
+    keep = got >= 0
+    assert np.array_equal(got[keep], sent[keep])
+    assert keep[0].all() and (1 - keep[1:].mean()) == pytest.approx(0.25 * (3 - quality))
+
+
+def run_codec_q(model, frames, info, quality):
+    enc = Encoder(info, model, 17, quality)
+    packets = [p for f in frames for p in enc.encode(f)] + enc.encode(None)
+    dec = Decoder(enc.header, model)
+    return enc, dec, packets, [f for p in packets for f in dec.decode(p)]
+
+
+def test_rate_falls_with_quality(model):
+    info = VideoInfo(width=64, height=64)
+    frames = clip(64, 64, 17, seed=12)
+    sizes = [len(run_codec_q(model, frames, info, q)[2][0].to_bytes()) for q in (0, 1, 2, 3)]
+    assert sizes == sorted(sizes) and sizes[0] < sizes[3]
+
+
+def test_bad_quality_and_unknown_pattern(model):
+    with pytest.raises(tvc.InvalidArgumentError, match="higher = better"):
+        Encoder(VideoInfo(width=32, height=32), model, quality=7)
+    enc = Encoder(VideoInfo(width=32, height=32), model)
+    p = [p for f in clip(32, 32, 17) for p in enc.encode(f)][0]
+    import dataclasses
+
+    bad = dataclasses.replace(p, mask_pattern=9)
+    with pytest.raises(tvc.InvalidDataError, match="mask pattern"):
+        Decoder(enc.header, model).decode(bad)
+
+
+def test_copy_previous_fills_every_hole():
+    from tvc_ffmpeg.codec.predict import copy_previous
+
+    g = np.array([[[1, 2], [3, 4]], [[-1, 6], [7, -1]], [[-1, -1], [-1, 9]]])
+    assert copy_previous(g).tolist() == [[[1, 2], [3, 4]], [[1, 6], [7, 4]], [[1, 6], [7, 9]]]

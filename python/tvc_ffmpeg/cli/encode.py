@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 
 from ..bitstream import TvcWriter
 from ..codec import Encoder
-from ..codec.session import DEFAULT_GOP_LENGTH
+from ..codec.session import DEFAULT_GOP_LENGTH, DEFAULT_QUALITY, QUALITY_LEVELS
 from ..video import open_input
 from ._common import add_model_arguments, load_model, progress
 
@@ -31,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gop-length", type=int, default=DEFAULT_GOP_LENGTH,
                    help=f"frames per GoP, 1 + 8k (default {DEFAULT_GOP_LENGTH}); longer GoPs cost "
                         "fewer bits per frame, each GoP is decodable on its own")
+    p.add_argument("--quality", "-q", type=int, default=DEFAULT_QUALITY, choices=sorted(QUALITY_LEVELS),
+                   help=f"quality level, higher = better (default {DEFAULT_QUALITY}): 3 sends every token; "
+                        "2, 1, 0 drop 25, 50, 75 %% of the tokens after each GoP's first latent frame, "
+                        "which the decoder predicts")
     p.add_argument("--frames", type=int, default=None, help="encode at most this many frames")
     add_model_arguments(p)
     return p
@@ -42,7 +46,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         build_parser().error("--frames must be at least 1")
     model = load_model(args)
     frames = 0
-    with open_input(args.input) as reader, Encoder(reader.info, model, args.gop_length) as enc, \
+    with open_input(args.input) as reader, Encoder(reader.info, model, args.gop_length, args.quality) as enc, \
             TvcWriter(args.output, enc.header) as writer, progress(args.frames, "encode") as bar:
         for frame in reader:
             for packet in enc.encode(frame):

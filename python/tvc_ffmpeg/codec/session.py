@@ -20,11 +20,19 @@ from ..bitstream import SUBSTREAM_DISCRETE, GopPacket, SequenceHeader, require_m
 from ..errors import InvalidArgumentError, InvalidDataError
 from ..video.color import resolve_matrix, rgb_to_yuv420, yuv420_to_rgb
 from ..video.frames import Frame, VideoInfo
+from .._native import NUM_MASK_PATTERNS
 from .model import CodecModel
+from .predict import copy_previous
 
 log = logging.getLogger(__name__)
 
 DEFAULT_GOP_LENGTH = 17  # 1 + 2 x 8: three latent frames per GoP
+
+# Quality levels, higher = better: each drops the share of later-latent-frame
+# tokens that its mask pattern names (csrc/core/mask.hpp); the decoder predicts
+# the dropped ones.
+QUALITY_LEVELS = {3: 0, 2: 1, 1: 2, 0: 3}  # quality -> mask pattern
+DEFAULT_QUALITY = 3
 
 
 def _ceil_to(x: int, m: int) -> int:
@@ -77,7 +85,12 @@ def header_to_info(h: SequenceHeader) -> VideoInfo:
 
 class Encoder:
     def __init__(self, info: VideoInfo, model: Optional[CodecModel] = None,
-                 gop_length: int = DEFAULT_GOP_LENGTH) -> None:
+                 gop_length: int = DEFAULT_GOP_LENGTH, quality: int = DEFAULT_QUALITY) -> None:
+        if quality not in QUALITY_LEVELS:
+            raise InvalidArgumentError(
+                f"quality must be one of {sorted(QUALITY_LEVELS)} (higher = better), got {quality}"
+            )
+        self.quality = quality
         self.model = model if model is not None else CodecModel.load()
         tf = self.model.temporal_factor
         if gop_length < 1 or (gop_length - 1) % tf or gop_length > 1024:
@@ -124,10 +137,11 @@ class Encoder:
     def _encode_gop(self) -> GopPacket:
         frames, self._pending = self._pending, []
         tokens = self.tokens_of(frames)
+        pattern = QUALITY_LEVELS[self.quality]
         packet = GopPacket(
             gop_index=self._gop_index, frame_count=len(frames), first_pts=frames[0].pts,
-            quality=0, mask_pattern=0, continuous_step=0,
-            substreams=((SUBSTREAM_DISCRETE, self._coder.encode(tokens)),),
+            quality=self.quality, mask_pattern=pattern, continuous_step=0,
+            substreams=((SUBSTREAM_DISCRETE, self._coder.encode(tokens, pattern)),),
         )
         self._gop_index += 1
         return packet
@@ -152,19 +166,22 @@ class Decoder:
         self._coder = self.model.token_coder()
 
     def tokens_of(self, packet: GopPacket) -> np.ndarray:
+        """The tokens the packet carries; -1 where its mask pattern dropped one."""
         payload = packet.substream(SUBSTREAM_DISCRETE)
         if payload is None:
             raise InvalidDataError(f"GoP {packet.gop_index} has no discrete substream")
+        if not 0 <= packet.mask_pattern < NUM_MASK_PATTERNS:
+            raise InvalidDataError(f"GoP {packet.gop_index} uses unknown mask pattern {packet.mask_pattern}")
         g = self._geometry
         shape = (g.latent_frames(packet.frame_count), g.latent_h, g.latent_w)
-        return self._coder.decode(payload, shape)
+        return self._coder.decode(payload, shape, packet.mask_pattern)
 
     @torch.no_grad()
     def decode(self, packet: Optional[GopPacket]) -> List[Frame]:
         if packet is None:
             return []
         g = self._geometry
-        tokens = torch.from_numpy(self.tokens_of(packet)).unsqueeze(0)
+        tokens = torch.from_numpy(copy_previous(self.tokens_of(packet))).unsqueeze(0)
         y = self.model.tokenizer.decode(tokens)
         rgb = ((y[0, :, : packet.frame_count].permute(1, 2, 3, 0).clamp(-1, 1) + 1.0) / 2.0).numpy()
         rgb = rgb[:, : g.height, : g.width]

@@ -1,4 +1,7 @@
-"""Lossless coding of a GoP's token grid (discrete substream, kind 1).
+"""Lossless coding of the kept tokens of a GoP's token grid (discrete substream, kind 1).
+
+Only the tokens the GoP's mask pattern keeps are coded (csrc/core/mask.hpp);
+decoding returns -1 at dropped positions, which the predictor fills.
 
 Which scheme a stream uses is fixed by its model: a model that carries a
 trained checkerboard context model (CCM) uses :class:`CcmTokenCoder`
@@ -42,9 +45,12 @@ class TokenCoder:
     def codebook_size(self) -> int:
         return int(np.prod(self.levels))
 
-    def encode(self, indices: np.ndarray) -> bytes:
-        """Token indices of any shape -> rANS stream."""
-        idx = np.asarray(indices, np.int64).reshape(-1, 1)
+    def encode(self, indices: np.ndarray, pattern: int = 0) -> bytes:
+        """Token grid (latent frames, height, width) -> rANS stream of the kept tokens."""
+        grid = np.asarray(indices, np.int64)
+        if grid.ndim != 3:
+            raise InvalidArgumentError("token grids are (latent frames, height, width)")
+        idx = grid[_native.mask_keep(pattern, *grid.shape)].reshape(-1, 1)
         if idx.size and (idx.min() < 0 or idx.max() >= self.codebook_size):
             raise InvalidArgumentError("token index outside the codebook")
         digits = (idx // self.basis) % self.levels
@@ -53,14 +59,17 @@ class TokenCoder:
         enc.encode_indexed(digits.astype(np.int32).ravel(), dims.astype(np.int32).ravel(), self.table)
         return enc.finish()
 
-    def decode(self, data: bytes, shape: Tuple[int, ...]) -> np.ndarray:
-        """rANS stream -> token indices of the given shape; InvalidDataError on damage."""
-        count = int(np.prod(shape))
+    def decode(self, data: bytes, shape: Tuple[int, int, int], pattern: int = 0) -> np.ndarray:
+        """rANS stream -> token grid; dropped positions are -1. InvalidDataError on damage."""
+        keep = _native.mask_keep(pattern, *shape)
+        count = int(keep.sum())
         dims = np.tile(np.arange(len(self.levels), dtype=np.int32), count)
         dec = RansDecoder(data, PRECISION)
         digits = dec.decode_indexed(dims, self.table).astype(np.int64).reshape(count, -1)
         dec.finish()
-        return (digits * self.basis).sum(axis=1).reshape(shape)
+        grid = np.full(shape, -1, np.int64)
+        grid[keep] = (digits * self.basis).sum(axis=1)
+        return grid
 
 
 class CcmTokenCoder:
@@ -75,16 +84,18 @@ class CcmTokenCoder:
     def codebook_size(self) -> int:
         return int(np.prod(self.levels))
 
-    def encode(self, indices: np.ndarray) -> bytes:
+    def encode(self, indices: np.ndarray, pattern: int = 0) -> bytes:
         idx = np.asarray(indices, np.int64)
         if idx.ndim != 3:
-            raise InvalidArgumentError("CCM token grids are (latent frames, height, width)")
+            raise InvalidArgumentError("token grids are (latent frames, height, width)")
         if idx.size and (idx.min() < 0 or idx.max() >= self.codebook_size):
             raise InvalidArgumentError("token index outside the codebook")
         digits = ((idx[..., None] // self.basis) % self.levels).astype(np.int32)
-        return self._coder.encode(digits)
+        return self._coder.encode(digits, pattern)
 
-    def decode(self, data: bytes, shape: Tuple[int, ...]) -> np.ndarray:
+    def decode(self, data: bytes, shape: Tuple[int, int, int], pattern: int = 0) -> np.ndarray:
         t, h, w = shape
-        digits = self._coder.decode(data, t, h, w).astype(np.int64)
-        return (digits * self.basis).sum(axis=-1)
+        digits = self._coder.decode(data, t, h, w, pattern).astype(np.int64)
+        grid = (digits * self.basis).sum(axis=-1)
+        grid[digits[..., 0] < 0] = -1
+        return grid

@@ -1,0 +1,23 @@
+"""Filling the tokens a mask pattern dropped.
+
+``copy_previous`` is the baseline predictor: a dropped token takes the value
+of the same position in the previous latent frame (already complete, since
+latent frame 0 is always kept whole and frames are filled in order). The
+learned spatio-temporal transformer predictor replaces it when a model ships
+one; both only produce tokens for the pixel decoder, never anything parsed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def copy_previous(grid: np.ndarray) -> np.ndarray:
+    """Token grid (T, H, W) with -1 at dropped positions -> a complete grid."""
+    out = np.array(grid, np.int64, copy=True)
+    if (out[0] < 0).any():
+        raise ValueError("latent frame 0 must be complete")
+    for f in range(1, out.shape[0]):
+        hole = out[f] < 0
+        out[f][hole] = out[f - 1][hole]
+    return out
