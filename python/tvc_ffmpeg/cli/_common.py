@@ -8,6 +8,7 @@ from typing import Optional
 
 from ..codec import CodecModel
 from ..models.registry import DEFAULT_MODEL_ID
+from ..runtime import CHOICES
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -16,12 +17,17 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"shipped model id (default: {DEFAULT_MODEL_ID}, or the stream's when decoding)")
     g.add_argument("--weights", default=None,
                    help="weights file instead of a shipped model (a training run's best.pt works)")
+    p.add_argument("--backend", default="torch", choices=CHOICES,
+                   help="runtime for the tokenizer nets: torch (reference), onnxruntime (CPU, or CUDA "
+                        "with onnxruntime-gpu), tensorrt (NVIDIA GPU), auto = first of tensorrt, "
+                        "onnxruntime, torch that works here (default: torch)")
 
 
 def load_model(args: argparse.Namespace, default_id: str = DEFAULT_MODEL_ID) -> CodecModel:
+    backend = getattr(args, "backend", "torch")
     if args.weights:
-        return CodecModel.from_file(args.weights)
-    return CodecModel.load(args.model or default_id)
+        return CodecModel.from_file(args.weights, backend=backend)
+    return CodecModel.load(args.model or default_id, backend=backend)
 
 
 def progress(total: Optional[int], desc: str, unit: str = "frame"):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Optional
 
@@ -26,12 +27,35 @@ def _read_ccm_blob(path: Path) -> Optional[bytes]:
 @dataclass(frozen=True)
 class CodecModel:
     """A tokenizer (and, when trained, its context model) plus the identity
-    written into every stream header. The weights hash covers both."""
+    written into every stream header. The weights hash covers both.
+
+    ``backend`` names the runtime that runs the tokenizer nets (see docs/runtime.md):
+    torch, onnxruntime, tensorrt, or auto. It changes pixels within a tested bound, never
+    what a stream contains beyond the tokens the encoder net chose.
+    """
 
     model_id: str
     weights_sha256: bytes
     tokenizer: CausalVideoTokenizer
     ccm_blob: Optional[bytes] = None
+    backend: str = "torch"
+
+    def __post_init__(self) -> None:
+        from ..runtime import CHOICES
+
+        if self.backend not in CHOICES:
+            raise InvalidArgumentError(f"unknown backend {self.backend!r}; choose one of {', '.join(CHOICES)}")
+
+    @cached_property
+    def runtime(self):
+        """The backend object, created on first use and shared by every session of this model."""
+        from ..runtime import create_backend
+
+        return create_backend(self.backend, self.tokenizer)
+
+    def with_backend(self, backend: str) -> "CodecModel":
+        """The same model (same identity) run through another backend."""
+        return replace(self, backend=backend)
 
     def token_coder(self):
         from .tokens import CcmTokenCoder, TokenCoder
@@ -53,17 +77,18 @@ class CodecModel:
         return int(self.tokenizer.temporal_factor)
 
     @classmethod
-    def load(cls, model_id: str = registry.DEFAULT_MODEL_ID) -> "CodecModel":
+    def load(cls, model_id: str = registry.DEFAULT_MODEL_ID, backend: str = "torch") -> "CodecModel":
         """A shipped model, weights verified against the registry's sha256."""
         try:
             tokenizer = registry.load_tokenizer(model_id)
         except ModelRegistryError as exc:
             raise InvalidArgumentError(str(exc)) from None
         entry = registry.get_entry(model_id)
-        return cls(model_id, bytes.fromhex(entry.sha256), tokenizer, _read_ccm_blob(entry.weights_path))
+        return cls(model_id, bytes.fromhex(entry.sha256), tokenizer, _read_ccm_blob(entry.weights_path), backend)
 
     @classmethod
-    def from_file(cls, path: os.PathLike, model_id: Optional[str] = None) -> "CodecModel":
+    def from_file(cls, path: os.PathLike, model_id: Optional[str] = None,
+                  backend: str = "torch") -> "CodecModel":
         """Weights from a file (shipped format or a training run's best.pt/checkpoint.pt).
 
         The stream records the file's sha256, so only a decoder given the same
@@ -80,7 +105,7 @@ class CodecModel:
         if model_id is None:
             blob = torch.load(p, map_location="cpu", weights_only=True)
             model_id = blob.get("model_id", "tvc-dev") if isinstance(blob, dict) else "tvc-dev"
-        return cls(model_id, bytes.fromhex(registry.file_sha256(p)), tokenizer, _read_ccm_blob(p))
+        return cls(model_id, bytes.fromhex(registry.file_sha256(p)), tokenizer, _read_ccm_blob(p), backend)
 
 
 def add_ccm_to_weights(weights: os.PathLike, ccm_blob: bytes, out: os.PathLike) -> str:

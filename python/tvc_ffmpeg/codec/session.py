@@ -14,7 +14,6 @@ from fractions import Fraction
 from typing import List, Optional
 
 import numpy as np
-import torch
 
 from ..bitstream import SUBSTREAM_DISCRETE, GopPacket, SequenceHeader, require_model
 from ..errors import InvalidArgumentError, InvalidDataError
@@ -122,7 +121,6 @@ class Encoder:
             return [self._encode_gop()]
         return []
 
-    @torch.no_grad()
     def tokens_of(self, frames: List[Frame]) -> np.ndarray:
         """The GoP's token grid (latent frames, H/16, W/16): what the packet carries."""
         g = self._geometry
@@ -130,9 +128,8 @@ class Encoder:
         pad_t = valid_length(len(frames), g.temporal_factor) - len(frames)
         rgb = np.pad(rgb, ((0, pad_t), (0, g.padded_h - g.height), (0, g.padded_w - g.width), (0, 0)),
                      mode="edge")
-        x = torch.from_numpy(rgb).permute(3, 0, 1, 2).unsqueeze(0) * 2.0 - 1.0
-        indices, _ = self.model.tokenizer.encode(x)
-        return indices[0].numpy()
+        x = rgb.transpose(3, 0, 1, 2)[None] * np.float32(2.0) - np.float32(1.0)
+        return self.model.runtime.encode(x)[0]
 
     def _encode_gop(self) -> GopPacket:
         frames, self._pending = self._pending, []
@@ -176,14 +173,12 @@ class Decoder:
         shape = (g.latent_frames(packet.frame_count), g.latent_h, g.latent_w)
         return self._coder.decode(payload, shape, packet.mask_pattern)
 
-    @torch.no_grad()
     def decode(self, packet: Optional[GopPacket]) -> List[Frame]:
         if packet is None:
             return []
         g = self._geometry
-        tokens = torch.from_numpy(copy_previous(self.tokens_of(packet))).unsqueeze(0)
-        y = self.model.tokenizer.decode(tokens)
-        rgb = ((y[0, :, : packet.frame_count].permute(1, 2, 3, 0).clamp(-1, 1) + 1.0) / 2.0).numpy()
+        y = self.model.runtime.decode(copy_previous(self.tokens_of(packet))[None])
+        rgb = (np.clip(y[0, :, : packet.frame_count].transpose(1, 2, 3, 0), -1, 1) + np.float32(1.0)) / np.float32(2.0)
         rgb = rgb[:, : g.height, : g.width]
         step = self.info.frame_duration
         frames = []
