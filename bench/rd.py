@@ -1,0 +1,145 @@
+"""Rate-distortion comparison against the classic encoders, on the validation clips.
+
+Runs x264, x265, SVT-AV1 and libaom (through the Debian ``ffmpeg``) over QP/CRF ladders
+that end at each encoder's floor (max QP on every frame), measures every point with
+tvc_ffmpeg.metrics, and writes into --out:
+
+  rd.csv            one row per (clip, codec, setting): bytes, bpp, kbps, PSNR-Y,
+                    PSNR-YUV, MS-SSIM-Y, key frames, encode/decode seconds, ffmpeg options
+  rd_<clip>.png     PSNR-Y and MS-SSIM-Y against bpp (log x axis)
+  rd.md             floor table, BD-rate table (vs --anchor), quality at --at-bpp, ladders
+
+Units: bpp = 8 * stream bytes / (width * height * frames), the elementary stream without
+container; kbps = 8 * stream bytes / 1000 / (frames / frame rate of the source).
+PSNR in dB on 8-bit samples; MS-SSIM in [0, 1].
+
+Usage:
+  python bench/rd.py --clips bikes carphone --frames 64 --out results/rd/
+  python bench/rd.py --from-csv results/rd/rd.csv --out results/rd/   # tables and plots only
+
+The clips come from the data cache (``tvc data``; --cache or $TVC_CACHE).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import shlex
+import sys
+from datetime import datetime, timezone
+from fractions import Fraction
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+from tvc_ffmpeg.data.cache import CacheLayout
+from tvc_ffmpeg.data.clips import read_yuv420
+from tvc_ffmpeg.errors import InvalidArgumentError, TvcError
+from tvc_ffmpeg.rd import RdPoint, SourceClip, classic_codecs, markdown_report, read_csv, run_codec, write_csv
+from tvc_ffmpeg.rd.classic import CLASSIC_BUILDERS, default_ffmpeg, ffmpeg_version
+
+log = logging.getLogger("bench.rd")
+
+CLIP_FILES = {"bikes": "bikes", "carphone": "carphone_pristine", "carphone_pristine": "carphone_pristine",
+              "bigbuckbunny": "bigbuckbunny"}  # fmt: skip
+
+
+def load_clip(name: str, first_frame: int, frames: int, cache: CacheLayout) -> SourceClip:
+    import av
+
+    if name not in CLIP_FILES:
+        raise InvalidArgumentError(f"unknown clip {name!r}; known: {', '.join(CLIP_FILES)}")
+    path = cache.video(CLIP_FILES[name])
+    if not path.exists():
+        raise FileNotFoundError(f"{path} missing: run 'tvc data' first, or pass --cache (cache: {cache.root})")
+    with av.open(str(path)) as container:
+        rate = container.streams.video[0].average_rate
+    planes = read_yuv420(path, first_frame, frames)
+    if planes.num_frames != frames:
+        raise InvalidArgumentError(f"{path}: asked for {frames} frames from {first_frame}, the file has {planes.num_frames}")
+    return SourceClip(name, planes, Fraction(rate))
+
+
+def machine_line() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clips", nargs="+", default=["bikes", "carphone"], help="clip names (bikes, carphone, bigbuckbunny)")
+    p.add_argument("--frames", type=int, default=64, help="frames per clip (default 64)")
+    p.add_argument("--first-frame", type=int, default=0, help="first frame (default 0: the validation frames)")
+    p.add_argument("--codecs", nargs="+", default=list(CLASSIC_BUILDERS), help=f"classic codecs ({', '.join(CLASSIC_BUILDERS)})")
+    p.add_argument("--gop", type=int, default=32, help="key-frame interval in frames (default 32)")
+    p.add_argument("--anchor", default="x265", help="BD-rate anchor codec name as in the CSV (default x265)")
+    p.add_argument("--at-bpp", type=float, default=0.009, help="also tabulate each curve's quality at this bpp")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--cache", type=Path, default=None, help="data cache (default $TVC_CACHE or ~/.cache/tvc_ffmpeg)")
+    p.add_argument("--ffmpeg", default="", help="ffmpeg binary (default $TVC_FFMPEG or ffmpeg on PATH)")
+    p.add_argument("--from-csv", type=Path, default=None, help="skip encoding: tables and plots from this CSV")
+    p.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every point")
+    return p
+
+
+def run(args: argparse.Namespace) -> List[RdPoint]:
+    from tqdm import tqdm
+
+    if args.frames < 1 or args.first_frame < 0:
+        raise InvalidArgumentError("--frames must be >= 1 and --first-frame >= 0")
+    cache = CacheLayout.resolve(args.cache)
+    codecs = classic_codecs(args.codecs, gop=args.gop, ffmpeg=args.ffmpeg)
+    clips = [load_clip(c, args.first_frame, args.frames, cache) for c in args.clips]
+    total = len(clips) * sum(len(c.levels) for c in codecs)
+    points: List[RdPoint] = []
+    with tqdm(total=total, unit="point", desc="rd", disable=None) as bar:
+        for clip in clips:
+            for codec in codecs:
+                bar.set_postfix_str(f"{clip.name} {codec.name}")
+                points += run_codec(codec, clip, progress=lambda _p: bar.update(1))
+    return points
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    command = "python bench/rd.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    try:
+        if args.from_csv is not None:
+            points = read_csv(args.from_csv)
+            ffmpeg_line = points[0].encoder if points else ""
+        else:
+            points = run(args)
+            ffmpeg_line = ffmpeg_version(args.ffmpeg or default_ffmpeg())
+        args.out.mkdir(parents=True, exist_ok=True)
+        if args.from_csv is None:
+            write_csv(points, args.out / "rd.csv")
+        now = f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
+        if args.from_csv is None:
+            header = f"Measured {now} on {machine_line()}; encoders: {ffmpeg_line}; decoders and metrics: PyAV + tvc_ffmpeg.metrics."
+        else:
+            header = f"Tables rendered {now} from {args.from_csv} (encoders: {ffmpeg_line}); no encoding was run."
+        (args.out / "rd.md").write_text(markdown_report(points, args.anchor, args.at_bpp, command, header))
+        if not args.no_plots:
+            from tvc_ffmpeg.rd.plot import plot_all
+
+            plot_all(points, args.out)
+    except (TvcError, FileNotFoundError, ImportError) as exc:
+        log.error("%s", exc)
+        return 1
+    print(f"wrote {args.out}/rd.csv, rd.md" + ("" if args.no_plots else " and rd_<clip>.png"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""RD plots as PNG: PSNR-Y and MS-SSIM-Y against bpp (log axis), one figure per clip.
+
+Needs matplotlib (optional dependency, ``pip install matplotlib``); the Agg backend is
+used, so no display is needed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+from ..errors import InvalidArgumentError
+from .points import RdPoint, floor_points
+
+PANELS = (("psnr_y", "PSNR-Y (dB)"), ("ms_ssim_y", "MS-SSIM-Y"))
+
+
+def _matplotlib():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError("RD plots need matplotlib: pip install matplotlib") from exc
+    return plt
+
+
+def plot_clip(points: Sequence[RdPoint], clip: str, path: os.PathLike) -> Path:
+    """Write one PNG with a PSNR-Y and an MS-SSIM-Y panel for ``clip``; floors are ringed."""
+    plt = _matplotlib()
+    pts = [p for p in points if p.clip == clip]
+    if not pts:
+        raise InvalidArgumentError(f"no RD points for clip {clip!r}")
+    by_codec: Dict[str, List[RdPoint]] = {}
+    for p in pts:
+        by_codec.setdefault(p.codec, []).append(p)
+    floors = {p.codec: p for p in floor_points(pts)}
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(10, 4), dpi=90)
+    for ax, (metric, label) in zip(axes, PANELS):
+        for codec, cpts in by_codec.items():
+            cpts = sorted(cpts, key=lambda q: q.bpp)
+            (line,) = ax.plot([q.bpp for q in cpts], [getattr(q, metric) for q in cpts], marker="o", ms=3, label=codec)
+            f = floors[codec]
+            ax.plot([f.bpp], [getattr(f, metric)], marker="o", ms=8, mfc="none", color=line.get_color())
+        ax.set_xscale("log")
+        ax.set_xlabel("bits per pixel (log)")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+    first = pts[0]
+    fig.suptitle(f"{clip} {first.width}x{first.height}, {first.frames} frames (open circle: floor)")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def plot_all(points: Sequence[RdPoint], out_dir: os.PathLike) -> List[Path]:
+    """One ``rd_<clip>.png`` per clip under ``out_dir``."""
+    clips = list(dict.fromkeys(p.clip for p in points))
+    return [plot_clip(points, c, Path(out_dir) / f"rd_{c}.png") for c in clips]

@@ -1,0 +1,152 @@
+"""RD results as CSV (one row per clip, codec and setting) and as Markdown tables."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+from dataclasses import fields
+from typing import Dict, Iterable, List, Sequence, Tuple
+
+from ..errors import InvalidArgumentError, InvalidDataError
+from .bdrate import bd_rate, quality_at_rate
+from .points import RdPoint, floor_points
+
+log = logging.getLogger(__name__)
+
+METRICS = {"psnr_y": "PSNR-Y", "ms_ssim_y": "MS-SSIM-Y"}
+
+
+def write_csv(points: Sequence[RdPoint], path: os.PathLike) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=RdPoint.field_names())
+        writer.writeheader()
+        for p in points:
+            row = p.as_row()
+            for key, value in row.items():
+                if isinstance(value, float):
+                    row[key] = "" if math.isnan(value) else f"{value:.6g}"
+            writer.writerow(row)
+
+
+def read_csv(path: os.PathLike) -> List[RdPoint]:
+    types = {f.name: f.type for f in fields(RdPoint)}
+    out = []
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = set(types) - set(reader.fieldnames or [])
+        if missing:
+            raise InvalidDataError(f"{path}: missing columns {sorted(missing)}")
+        for line, row in enumerate(reader, start=2):
+            try:
+                values = {}
+                for name, typ in types.items():
+                    raw = row[name]
+                    if typ in ("int", int):
+                        values[name] = int(raw)
+                    elif typ in ("float", float):
+                        values[name] = math.nan if raw == "" else float(raw)
+                    else:
+                        values[name] = raw
+            except ValueError as exc:
+                raise InvalidDataError(f"{path}:{line}: {exc}") from exc
+            out.append(RdPoint(**values))
+    return out
+
+
+def _group(points: Iterable[RdPoint]) -> Dict[str, Dict[str, List[RdPoint]]]:
+    by_clip: Dict[str, Dict[str, List[RdPoint]]] = {}
+    for p in points:
+        by_clip.setdefault(p.clip, {}).setdefault(p.codec, []).append(p)
+    return by_clip
+
+
+def bd_rate_rows(points: Sequence[RdPoint], anchor: str) -> List[Tuple[str, str, Dict[str, float]]]:
+    """(clip, codec, {metric: BD-rate %}) for every non-anchor codec; NaN where undefined."""
+    rows = []
+    for clip, codecs in _group(points).items():
+        if anchor not in codecs:
+            raise InvalidArgumentError(f"anchor {anchor!r} was not run on clip {clip!r} (have: {', '.join(codecs)})")
+        ref = codecs[anchor]
+        for codec, pts in codecs.items():
+            if codec == anchor:
+                continue
+            values = {}
+            for metric in METRICS:
+                try:
+                    values[metric] = bd_rate(
+                        [p.bpp for p in ref], [getattr(p, metric) for p in ref],
+                        [p.bpp for p in pts], [getattr(p, metric) for p in pts],
+                    )  # fmt: skip
+                except InvalidArgumentError as exc:
+                    log.warning("BD-rate %s vs %s on %s (%s) undefined: %s", codec, anchor, clip, metric, exc)
+                    values[metric] = math.nan
+            rows.append((clip, codec, values))
+    return rows
+
+
+def _fmt(x: float, spec: str) -> str:
+    return "n/a" if not math.isfinite(x) else format(x, spec)
+
+
+def floor_table(points: Sequence[RdPoint]) -> str:
+    lines = [
+        "| clip | codec | setting | bpp | kbps | PSNR-Y dB | PSNR-YUV dB | MS-SSIM-Y | key frames |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in floor_points(points):
+        lines.append(
+            f"| {p.clip} | {p.codec} | {p.setting} | {p.bpp:.4f} | {p.kbps:.1f} | {p.psnr_y:.2f} | "
+            f"{p.psnr_yuv:.2f} | {p.ms_ssim_y:.4f} | {p.keyframes} |"
+        )
+    return "\n".join(lines)
+
+
+def ladder_table(points: Sequence[RdPoint]) -> str:
+    lines = [
+        "| clip | codec | setting | bytes | bpp | kbps | PSNR-Y dB | PSNR-YUV dB | MS-SSIM-Y | enc s | dec s |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for clip, codecs in _group(points).items():
+        for codec, pts in codecs.items():
+            for p in sorted(pts, key=lambda q: q.bpp):
+                lines.append(
+                    f"| {clip} | {codec} | {p.setting} | {p.bytes} | {p.bpp:.4f} | {p.kbps:.1f} | {p.psnr_y:.2f} | "
+                    f"{p.psnr_yuv:.2f} | {p.ms_ssim_y:.4f} | {_fmt(p.encode_s, '.2f')} | {_fmt(p.decode_s, '.2f')} |"
+                )
+    return "\n".join(lines)
+
+
+def bd_rate_table(points: Sequence[RdPoint], anchor: str) -> str:
+    lines = [
+        f"| clip | codec | BD-rate PSNR-Y vs {anchor} | BD-rate MS-SSIM-Y vs {anchor} |",
+        "|---|---|---:|---:|",
+    ]
+    for clip, codec, values in bd_rate_rows(points, anchor):
+        lines.append(f"| {clip} | {codec} | {_fmt(values['psnr_y'], '+.1f')} % | {_fmt(values['ms_ssim_y'], '+.1f')} % |")
+    return "\n".join(lines)
+
+
+def quality_at_table(points: Sequence[RdPoint], bpp: float) -> str:
+    """PSNR-Y and MS-SSIM-Y of each curve at a given bpp (PCHIP in log rate; n/a outside)."""
+    lines = [f"| clip | codec | PSNR-Y dB at {bpp:g} bpp | MS-SSIM-Y at {bpp:g} bpp |", "|---|---|---:|---:|"]
+    for clip, codecs in _group(points).items():
+        for codec, pts in codecs.items():
+            rates = [p.bpp for p in pts]
+            psnr = quality_at_rate(rates, [p.psnr_y for p in pts], bpp)
+            msssim = quality_at_rate(rates, [p.ms_ssim_y for p in pts], bpp)
+            lines.append(f"| {clip} | {codec} | {_fmt(psnr, '.2f')} | {_fmt(msssim, '.4f')} |")
+    return "\n".join(lines)
+
+
+def markdown_report(points: Sequence[RdPoint], anchor: str, at_bpp: float, command: str, header: str = "") -> str:
+    parts = ["# RD results", ""]
+    if header:
+        parts += [header, ""]
+    parts += [f"Command: `{command}`", ""]
+    parts += ["## Floor (lowest rate reached) per codec", "", floor_table(points), ""]
+    parts += [f"## BD-rate (bpp) against {anchor}, over the overlapping quality range", "", bd_rate_table(points, anchor), ""]
+    parts += [f"## Quality at {at_bpp:g} bpp", "", quality_at_table(points, at_bpp), ""]
+    parts += ["## Ladders", "", ladder_table(points), ""]
+    return "\n".join(parts)

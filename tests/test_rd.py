@@ -1,0 +1,250 @@
+"""RD harness: BD-rate on curves with known answers, a classic encoder on a tiny clip, CSV/plots."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tvc_ffmpeg.errors import BackendError, InvalidArgumentError
+from tvc_ffmpeg.metrics import Yuv420Clip
+from tvc_ffmpeg.rd import (
+    FLOOR,
+    FunctionCodec,
+    RdCodec,
+    RdPoint,
+    SourceClip,
+    bd_rate,
+    classic_codecs,
+    floor_points,
+    markdown_report,
+    pareto_front,
+    quality_at_rate,
+    read_csv,
+    run_codec,
+    write_csv,
+    x264,
+)
+from tvc_ffmpeg.rd.bdrate import Pchip
+
+ROOT = Path(__file__).resolve().parents[1]
+needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs an ffmpeg binary")
+
+# A plausible RD curve: bpp and PSNR-Y (dB), quality rising with rate, uneven spacing.
+RATES = np.array([0.005, 0.008, 0.013, 0.022, 0.04, 0.07])
+PSNR = np.array([29.0, 31.1, 32.9, 34.8, 36.9, 38.6])
+
+
+def tiny_clip(frames: int = 8, width: int = 64, height: int = 48) -> SourceClip:
+    """A moving sinusoidal pattern with mild noise, 8-bit 4:2:0."""
+    rng = np.random.default_rng(0)
+    t = np.arange(frames)[:, None, None]
+    yy, xx = np.mgrid[0:height, 0:width]
+    luma = 128 + 60 * np.sin((xx[None] + 2 * t) / 6.0) * np.cos((yy[None] - t) / 9.0)
+    luma = luma + rng.normal(0, 2, luma.shape)
+    cy, cx = np.mgrid[0 : height // 2, 0 : width // 2]
+    u = 128 + 20 * np.sin((cx[None] + t) / 5.0) + 0 * cy[None]
+    v = 128 + 20 * np.cos((cy[None] - t) / 4.0) + 0 * cx[None]
+    to8 = lambda a: np.clip(np.rint(a), 0, 255).astype(np.uint8)  # noqa: E731
+    return SourceClip("tiny", Yuv420Clip(to8(luma), to8(u), to8(v)), Fraction(25))
+
+
+# ------------------------------------------------------------------------------ BD-rate
+
+
+def test_bd_rate_identical_curves_is_zero():
+    assert bd_rate(RATES, PSNR, RATES, PSNR) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("factor", [0.8, 1.25, 0.5])
+def test_bd_rate_of_constant_rate_factor_is_that_factor(factor):
+    # Same quality at factor x the rate everywhere: BD-rate is exactly (factor - 1).
+    assert bd_rate(RATES, PSNR, RATES * factor, PSNR) == pytest.approx((factor - 1) * 100, abs=1e-9)
+
+
+def test_bd_rate_uses_only_the_overlapping_quality_range():
+    # log-rate linear in quality (PCHIP reproduces lines exactly, so a sub-range of points
+    # interpolates the same line). The test curve covers only the upper half at 0.9x the
+    # rate and diverges (much cheaper) above the anchor's range, which must not count.
+    rates = 10 ** (-3.0 + 0.08 * (PSNR - 25.0))
+    upper = slice(3, None)
+    test_q = np.r_[PSNR[upper], 45.0]
+    test_r = np.r_[rates[upper] * 0.9, 1e-4]
+    assert bd_rate(rates, PSNR, test_r[:-1], test_q[:-1]) == pytest.approx(-10.0, abs=1e-9)
+    assert bd_rate(rates, PSNR, rates[upper] * 0.9, PSNR[upper]) == pytest.approx(-10.0, abs=1e-9)
+
+
+def test_bd_rate_is_antisymmetric_in_log_domain():
+    test_rates = RATES * np.array([0.7, 0.75, 0.8, 0.85, 0.9, 0.95])
+    forward = 1 + bd_rate(RATES, PSNR, test_rates, PSNR) / 100
+    backward = 1 + bd_rate(test_rates, PSNR, RATES, PSNR) / 100
+    assert forward * backward == pytest.approx(1.0, rel=1e-9)
+    assert forward < 1.0
+
+
+def test_bd_rate_refuses_disjoint_curves():
+    with pytest.raises(InvalidArgumentError, match="overlap"):
+        bd_rate(RATES, PSNR, RATES, PSNR + 20.0)
+
+
+def test_bd_rate_refuses_bad_rates():
+    with pytest.raises(InvalidArgumentError):
+        bd_rate(RATES, PSNR, np.r_[0.0, RATES[1:]], PSNR)
+
+
+def test_pchip_matches_scipy_and_integrates_exactly():
+    interpolate = pytest.importorskip("scipy.interpolate")
+    x, y = PSNR, np.log10(RATES)
+    ours = Pchip.fit(x, y)
+    ref = interpolate.PchipInterpolator(x, y)
+    q = np.linspace(x[0], x[-1], 101)
+    np.testing.assert_allclose(ours(q), ref(q), rtol=0, atol=1e-12)
+    assert ours.integral(30.0, 37.5) == pytest.approx(float(ref.integrate(30.0, 37.5)), abs=1e-12)
+
+
+def test_pareto_front_drops_dominated_points():
+    rates = [0.010, 0.009, 0.020, 0.030, 0.025]
+    quality = [30.0, 30.5, 32.0, 33.0, 33.5]
+    r, q = pareto_front(rates, quality)
+    np.testing.assert_allclose(r, [0.009, 0.020, 0.025])
+    np.testing.assert_allclose(q, [30.5, 32.0, 33.5])
+
+
+def test_quality_at_rate_hits_the_points_and_is_nan_outside():
+    assert quality_at_rate(RATES, PSNR, RATES[2]) == pytest.approx(PSNR[2])
+    assert PSNR[2] < quality_at_rate(RATES, PSNR, 0.017) < PSNR[3]
+    assert math.isnan(quality_at_rate(RATES, PSNR, 0.001))
+
+
+# ------------------------------------------------------------------------ classic codecs
+
+
+@needs_ffmpeg
+def test_x264_on_tiny_clip_gives_all_frames_and_sane_rate_and_quality():
+    clip = tiny_clip()
+    codec = x264(gop=4, preset="ultrafast", crfs=(20,))
+    points = run_codec(codec, clip)
+    assert [p.setting for p in points] == [FLOOR, "crf=20"]
+    floor, good = points
+    for p in points:
+        assert p.frames == 8 and (p.width, p.height) == (64, 48)
+        assert p.keyframes == 2  # fixed key-frame interval 4 over 8 frames
+        assert 0 < p.bpp < 12.0  # below raw 4:2:0 (12 bpp)
+        assert p.bpp == pytest.approx(8 * p.bytes / (64 * 48 * 8))
+        assert p.kbps == pytest.approx(8 * p.bytes / 1000 / (8 / 25))
+        assert p.encode_s > 0 and p.decode_s > 0
+    assert floor.bpp < good.bpp
+    assert good.psnr_y > 35.0 and good.ms_ssim_y > 0.95
+    assert 15.0 < floor.psnr_y < good.psnr_y
+
+
+@needs_ffmpeg
+def test_every_classic_floor_runs_on_tiny_clip():
+    clip = tiny_clip(frames=4, width=64, height=64)  # SVT-AV1 needs 64 or more rows
+    for codec in classic_codecs(["x265", "svtav1", "libaom"], gop=2):
+        (p,) = run_codec(codec, clip, levels=[FLOOR])
+        assert p.frames == 4 and p.keyframes == 2, codec.name
+        assert 0 < p.bpp < 12.0 and p.psnr_y > 10.0, codec.name
+
+
+def test_unknown_codec_and_level_are_clear_errors():
+    with pytest.raises(InvalidArgumentError, match="unknown classic codec"):
+        classic_codecs(["mpeg1"], ffmpeg=shutil.which("ffmpeg") or "ffmpeg")
+    with pytest.raises(InvalidArgumentError, match="no setting"):
+        x264().setting("crf=99")
+
+
+def test_missing_ffmpeg_binary_is_a_backend_error():
+    codec = x264(gop=4, preset="ultrafast", ffmpeg="/nonexistent/ffmpeg")
+    with pytest.raises(BackendError, match="not found"):
+        codec.encode_decode(tiny_clip(frames=2), FLOOR)
+
+
+# ---------------------------------------------------------------- our-codec interface
+
+
+def _quantizing_codec(clip: Yuv420Clip, level: int):
+    """A stand-in for our codec: drops low bits, 'costs' one byte per 64 luma samples per level."""
+    step = 2 ** (6 - level)
+    q = lambda a: ((a // step) * step + step // 2).astype(np.uint8)  # noqa: E731
+    return clip.y.size // 64 * level, Yuv420Clip(q(clip.y), q(clip.u), q(clip.v))
+
+
+def test_function_codec_is_an_rd_codec_and_gives_a_curve():
+    ours = FunctionCodec("ours", levels=[1, 2, 3], fn=_quantizing_codec)
+    assert isinstance(ours, RdCodec)
+    points = run_codec(ours, tiny_clip())
+    assert [p.setting for p in points] == ["1", "2", "3"]
+    assert [p.bpp for p in points] == pytest.approx([1 / 8, 2 / 8, 3 / 8])
+    assert points[0].psnr_y < points[1].psnr_y < points[2].psnr_y
+    assert math.isnan(points[0].encode_s) and points[0].total_s > 0
+
+
+def test_function_codec_refuses_a_bad_return_value():
+    bad = FunctionCodec("bad", levels=[1], fn=lambda clip, level: 42)
+    with pytest.raises(InvalidArgumentError, match="num_bytes"):
+        run_codec(bad, tiny_clip(frames=1))
+
+
+def test_source_clip_refuses_odd_size():
+    y = np.zeros((1, 5, 4), np.uint8)
+    with pytest.raises(InvalidArgumentError, match="even"):
+        SourceClip("odd", Yuv420Clip(y, np.zeros((1, 2, 2), np.uint8), np.zeros((1, 2, 2), np.uint8)), Fraction(25))
+
+
+# ------------------------------------------------------------------ CSV, tables, plots
+
+
+def _synthetic_points():
+    points = []
+    for codec, factor in (("x265", 1.0), ("x264", 1.3), ("aom", 0.85)):
+        for i, (r, q) in enumerate(zip(RATES * factor, PSNR)):
+            points.append(
+                RdPoint("clipA", codec, f"q{i}", 64, 48, 8, 25.0, int(r * 64 * 48), r, r * 64 * 48 * 25 / 1000,
+                        q, q + 1.5, 0.9 + q / 1000, 2, 0.1, 0.01, 0.12, "ffmpeg version test", "-crf 30")  # fmt: skip
+            )
+    return points
+
+
+def test_csv_round_trip_and_report(tmp_path):
+    points = _synthetic_points()
+    write_csv(points, tmp_path / "rd.csv")
+    back = read_csv(tmp_path / "rd.csv")
+    assert len(back) == len(points)
+    for a, b in zip(points, back):
+        assert a.codec == b.codec and a.bytes == b.bytes and a.keyframes == b.keyframes
+        assert b.bpp == pytest.approx(a.bpp, rel=1e-5) and b.psnr_y == pytest.approx(a.psnr_y, rel=1e-5)
+    assert {p.codec: p.setting for p in floor_points(points)} == {"x265": "q0", "x264": "q0", "aom": "q0"}
+    md = markdown_report(back, anchor="x265", at_bpp=0.01, command="test")
+    assert "| clipA | x264 | +30.0 % |" in md
+    assert "| clipA | aom | -15.0 % |" in md
+
+
+def test_report_refuses_missing_anchor():
+    with pytest.raises(InvalidArgumentError, match="anchor"):
+        markdown_report(_synthetic_points(), anchor="vvc", at_bpp=0.01, command="test")
+
+
+def test_plot_writes_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    from tvc_ffmpeg.rd.plot import plot_all
+
+    (png,) = plot_all(_synthetic_points(), tmp_path)
+    assert png.name == "rd_clipA.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_cli_renders_from_csv(tmp_path):
+    spec = importlib.util.spec_from_file_location("bench_rd", ROOT / "bench" / "rd.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    write_csv(_synthetic_points(), tmp_path / "in.csv")
+    out = tmp_path / "out"
+    assert bench.main(["--from-csv", str(tmp_path / "in.csv"), "--out", str(out), "--no-plots"]) == 0
+    assert "BD-rate" in (out / "rd.md").read_text()
+    assert bench.main(["--from-csv", str(tmp_path / "in.csv"), "--out", str(out), "--anchor", "nope"]) == 1
