@@ -243,3 +243,19 @@ def test_codec_sessions_through_onnxruntime(tokenizer, onnx_files, cache_dir, mo
     for fa, fb in zip(a, b):
         for pa, pb in ((fa.y, fb.y), (fa.u, fb.u), (fa.v, fb.v)):
             assert np.abs(pa.astype(int) - pb.astype(int)).max() <= 1
+
+
+def test_cli_backend_option_reaches_the_model(tokenizer, tmp_path):
+    import argparse
+
+    from tvc_ffmpeg.cli._common import add_model_arguments, load_model
+    from tvc_ffmpeg.models import export_weights
+
+    export_weights(tokenizer, "tvc-test", tmp_path / "w.pt")
+    p = argparse.ArgumentParser()
+    add_model_arguments(p)
+    assert p.parse_args([]).backend == "torch"
+    args = p.parse_args(["--weights", str(tmp_path / "w.pt"), "--backend", "onnxruntime"])
+    assert load_model(args).backend == "onnxruntime"
+    with pytest.raises(SystemExit):
+        p.parse_args(["--backend", "cuda"])
