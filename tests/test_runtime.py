@@ -27,6 +27,7 @@ SMALL = TokenizerConfig(fsq_levels=(8, 5, 5, 5), encoder_widths=(16, 16, 24, 32)
 PIXEL_ATOL = 1e-4
 
 ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")  # torch's dynamo exporter writes ONNX through it
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +144,17 @@ def test_unknown_backend_name(tokenizer):
         create_backend("onnx", tokenizer)
     with pytest.raises(tvc.InvalidArgumentError, match="unknown backend"):
         CodecModel("m", b"\0" * 32, tokenizer, backend="cuda")
+
+
+def test_auto_picks_a_backend_that_runs_here(tokenizer, cache_dir, backends):
+    from tvc_ffmpeg.runtime import available_backends
+
+    found = available_backends()
+    assert found[-1] == "torch" and "onnxruntime" in found
+    b = create_backend("auto", tokenizer, cache_dir=cache_dir)
+    assert b.name == found[0]
+    x = video(1, 9, 32, 48, seed=9)
+    assert np.array_equal(b.encode(x), backends[0].encode(x))
 
 
 def test_missing_onnxruntime_names_the_package(tokenizer, cache_dir, monkeypatch):
