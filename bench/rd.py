@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ffmpeg", default="", help="ffmpeg binary (default $TVC_FFMPEG or ffmpeg on PATH)")
     p.add_argument("--from-csv", type=Path, default=None, help="skip encoding: tables and plots from this CSV")
     p.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
+    p.add_argument("--vmaf", action="store_true", help="also VMAF (vmaf-torch; about a minute per point at 640x272)")
     p.add_argument("-v", "--verbose", action="store_true", help="log every point")
     return p
 
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> List[RdPoint]:
         for clip in clips:
             for codec in codecs:
                 bar.set_postfix_str(f"{clip.name} {codec.name}")
-                points += run_codec(codec, clip, progress=lambda _p: bar.update(1))
+                points += run_codec(codec, clip, progress=lambda _p: bar.update(1), with_vmaf=args.vmaf)
     return points
 
 

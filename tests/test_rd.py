@@ -248,3 +248,17 @@ def test_bench_cli_renders_from_csv(tmp_path):
     assert bench.main(["--from-csv", str(tmp_path / "in.csv"), "--out", str(out), "--no-plots"]) == 0
     assert "BD-rate" in (out / "rd.md").read_text()
     assert bench.main(["--from-csv", str(tmp_path / "in.csv"), "--out", str(out), "--anchor", "nope"]) == 1
+
+
+@pytest.mark.slow  # importing vmaf-torch (pandas) and its first run take ~15 s here
+def test_vmaf_is_higher_for_the_better_copy():
+    pytest.importorskip("vmaf_torch")
+    from tvc_ffmpeg.rd.vmaf import vmaf_y
+
+    clip = tiny_clip(frames=3, width=64, height=64).frames
+    rng = np.random.default_rng(1)
+    noisy = lambda s: Yuv420Clip(  # noqa: E731
+        np.clip(clip.y + rng.normal(0, s, clip.y.shape), 0, 255).astype(np.uint8), clip.u, clip.v
+    )
+    light, heavy = vmaf_y(clip, noisy(2.0)), vmaf_y(clip, noisy(20.0))
+    assert 0.0 <= heavy < light <= 100.0

@@ -41,6 +41,7 @@ class RdPoint:
     total_s: float
     encoder: str
     args: str
+    vmaf: float = math.nan  # only with measure(..., with_vmaf=True)
 
     @classmethod
     def field_names(cls) -> List[str]:
@@ -50,14 +51,19 @@ class RdPoint:
         return asdict(self)
 
 
-def measure(codec: RdCodec, clip: SourceClip, level: Level) -> RdPoint:
-    """Code ``clip`` at ``level`` with ``codec`` and measure rate and quality."""
+def measure(codec: RdCodec, clip: SourceClip, level: Level, with_vmaf: bool = False) -> RdPoint:
+    """Code ``clip`` at ``level`` with ``codec`` and measure rate and quality (VMAF optional: slow)."""
     coded, total_s = timed(lambda: codec.encode_decode(clip, level))
     if not isinstance(coded, CodedClip):
         raise InvalidArgumentError(f"codec {codec.name!r}: encode_decode returned {type(coded).__name__}, not CodedClip")
     pixels = clip.width * clip.height * clip.num_frames
     seconds = clip.num_frames / float(clip.frame_rate)
     quality = clip_quality(clip.frames, coded.decoded)
+    vmaf = math.nan
+    if with_vmaf:
+        from .vmaf import vmaf_y
+
+        vmaf = vmaf_y(clip.frames, coded.decoded)
     return RdPoint(
         clip=clip.name,
         codec=codec.name,
@@ -78,14 +84,21 @@ def measure(codec: RdCodec, clip: SourceClip, level: Level) -> RdPoint:
         total_s=total_s,
         encoder=coded.encoder_version,
         args=coded.settings,
+        vmaf=vmaf,
     )
 
 
-def run_codec(codec: RdCodec, clip: SourceClip, levels: Optional[Sequence[Level]] = None, progress=None) -> List[RdPoint]:
+def run_codec(
+    codec: RdCodec,
+    clip: SourceClip,
+    levels: Optional[Sequence[Level]] = None,
+    progress=None,
+    with_vmaf: bool = False,
+) -> List[RdPoint]:
     """Measure every level of ``codec`` on ``clip`` (``progress``: optional callable per point)."""
     out = []
     for level in levels if levels is not None else codec.levels:
-        point = measure(codec, clip, level)
+        point = measure(codec, clip, level, with_vmaf)
         log.info(
             "%s %s %s: %.5f bpp, PSNR-Y %.2f dB, MS-SSIM-Y %.4f, %d key frames, enc %.1f s",
             clip.name, codec.name, level, point.bpp, point.psnr_y, point.ms_ssim_y, point.keyframes, point.encode_s,

@@ -16,6 +16,7 @@ from .points import RdPoint, floor_points
 log = logging.getLogger(__name__)
 
 METRICS = {"psnr_y": "PSNR-Y", "ms_ssim_y": "MS-SSIM-Y"}
+OPTIONAL_COLUMNS = {"vmaf"}  # CSVs written without --vmaf may lack it
 
 
 def write_csv(points: Sequence[RdPoint], path: os.PathLike) -> None:
@@ -35,14 +36,17 @@ def read_csv(path: os.PathLike) -> List[RdPoint]:
     out = []
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
-        missing = set(types) - set(reader.fieldnames or [])
+        missing = set(types) - set(reader.fieldnames or []) - OPTIONAL_COLUMNS
         if missing:
             raise InvalidDataError(f"{path}: missing columns {sorted(missing)}")
         for line, row in enumerate(reader, start=2):
             try:
                 values = {}
                 for name, typ in types.items():
-                    raw = row[name]
+                    raw = row.get(name) or ""
+                    if name in OPTIONAL_COLUMNS and raw == "":
+                        values[name] = math.nan
+                        continue
                     if typ in ("int", int):
                         values[name] = int(raw)
                     elif typ in ("float", float):
@@ -104,16 +108,19 @@ def floor_table(points: Sequence[RdPoint]) -> str:
 
 
 def ladder_table(points: Sequence[RdPoint]) -> str:
+    with_vmaf = any(math.isfinite(p.vmaf) for p in points)
     lines = [
-        "| clip | codec | setting | bytes | bpp | kbps | PSNR-Y dB | PSNR-YUV dB | MS-SSIM-Y | enc s | dec s |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| clip | codec | setting | bytes | bpp | kbps | PSNR-Y dB | PSNR-YUV dB | MS-SSIM-Y |"
+        + (" VMAF |" if with_vmaf else "") + " enc s | dec s |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if with_vmaf else "") + "---:|---:|",
     ]
     for clip, codecs in _group(points).items():
         for codec, pts in codecs.items():
             for p in sorted(pts, key=lambda q: q.bpp):
                 lines.append(
                     f"| {clip} | {codec} | {p.setting} | {p.bytes} | {p.bpp:.4f} | {p.kbps:.1f} | {p.psnr_y:.2f} | "
-                    f"{p.psnr_yuv:.2f} | {p.ms_ssim_y:.4f} | {_fmt(p.encode_s, '.2f')} | {_fmt(p.decode_s, '.2f')} |"
+                    f"{p.psnr_yuv:.2f} | {p.ms_ssim_y:.4f} |" + (f" {_fmt(p.vmaf, '.2f')} |" if with_vmaf else "")
+                    + f" {_fmt(p.encode_s, '.2f')} | {_fmt(p.decode_s, '.2f')} |"
                 )
     return "\n".join(lines)
 
