@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=64, help="frames per clip (default 64)")
     p.add_argument("--first-frame", type=int, default=0, help="first frame (default 0: the validation frames)")
     p.add_argument("--codecs", nargs="+", default=list(CLASSIC_BUILDERS), help=f"classic codecs ({', '.join(CLASSIC_BUILDERS)})")
+    p.add_argument("--preset", action="append", default=[], metavar="CODEC=VALUE",
+                   help="override an encoder's effort: x264=medium, x265=slow, svtav1=6, libaom=6 (cpu-used); "
+                   "defaults: x264/x265 veryslow, SVT-AV1 preset 4, libaom cpu-used 4")  # fmt: skip
     p.add_argument("--gop", type=int, default=32, help="key-frame interval in frames (default 32)")
     p.add_argument("--anchor", default="x265", help="BD-rate anchor codec name as in the CSV (default x265)")
     p.add_argument("--at-bpp", type=float, default=0.009, help="also tabulate each curve's quality at this bpp")
@@ -99,7 +102,13 @@ def run(args: argparse.Namespace) -> List[RdPoint]:
     if args.frames < 1 or args.first_frame < 0:
         raise InvalidArgumentError("--frames must be >= 1 and --first-frame >= 0")
     cache = CacheLayout.resolve(args.cache)
-    codecs = classic_codecs(args.codecs, gop=args.gop, ffmpeg=args.ffmpeg)
+    presets = {}
+    for item in args.preset:
+        name, sep, value = item.partition("=")
+        if not sep or not value:
+            raise InvalidArgumentError(f"--preset wants CODEC=VALUE, got {item!r}")
+        presets[name] = value
+    codecs = classic_codecs(args.codecs, gop=args.gop, ffmpeg=args.ffmpeg, presets=presets)
     clips = [load_clip(c, args.first_frame, args.frames, cache) for c in args.clips]
     total = len(clips) * sum(len(c.levels) for c in codecs)
     points: List[RdPoint] = []

@@ -159,6 +159,18 @@ def test_unknown_codec_and_level_are_clear_errors():
         x264().setting("crf=99")
 
 
+@needs_ffmpeg
+def test_preset_override_reaches_the_command_line():
+    (codec,) = classic_codecs(["x264"], presets={"x264": "medium"})
+    cmd = codec.command(tiny_clip(frames=1), FLOOR)
+    assert cmd[cmd.index("-preset") + 1] == "medium"
+    assert cmd[cmd.index("-g") + 1] == "32" and cmd[-2:] == ["h264", "pipe:1"]
+    with pytest.raises(InvalidArgumentError, match="bad preset"):
+        classic_codecs(["libaom"], presets={"libaom": "fast"})
+    with pytest.raises(InvalidArgumentError, match="not run"):
+        classic_codecs(["x264"], presets={"x265": "slow"})
+
+
 def test_missing_ffmpeg_binary_is_a_backend_error():
     codec = x264(gop=4, preset="ultrafast", ffmpeg="/nonexistent/ffmpeg")
     with pytest.raises(BackendError, match="not found"):

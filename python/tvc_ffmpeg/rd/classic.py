@@ -36,7 +36,7 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -252,16 +252,38 @@ def libaom(gop: int = DEFAULT_GOP, cpu_used: int = 4, crfs: Sequence[int] = (63,
 CLASSIC_BUILDERS: Dict[str, object] = {"x264": x264, "x265": x265, "svtav1": svtav1, "libaom": libaom}
 
 
-def classic_codecs(names: Sequence[str], gop: int = DEFAULT_GOP, ffmpeg: str = "") -> List[ClassicCodec]:
-    """Build the named classic codecs (keys of ``CLASSIC_BUILDERS``), checking ffmpeg has them."""
+# The speed/effort knob of each builder: x264/x265 preset names, SVT-AV1 preset 0-13,
+# libaom cpu-used 0-8.
+_EFFORT_ARG = {"x264": ("preset", str), "x265": ("preset", str), "svtav1": ("preset", int), "libaom": ("cpu_used", int)}
+
+
+def classic_codecs(
+    names: Sequence[str], gop: int = DEFAULT_GOP, ffmpeg: str = "", presets: Optional[Mapping[str, str]] = None
+) -> List[ClassicCodec]:
+    """Build the named classic codecs (keys of ``CLASSIC_BUILDERS``), checking ffmpeg has them.
+
+    ``presets`` overrides the effort setting per codec name, e.g. ``{"x264": "medium",
+    "libaom": "6"}`` (x264/x265 preset, SVT-AV1 preset number, libaom cpu-used).
+    """
     binary = ffmpeg or default_ffmpeg()
     have = available_encoders(binary)
+    presets = dict(presets or {})
+    unknown = set(presets) - set(names)
+    if unknown:
+        raise InvalidArgumentError(f"preset given for codecs not run: {', '.join(sorted(unknown))}")
     out = []
     for name in names:
         builder = CLASSIC_BUILDERS.get(name)
         if builder is None:
             raise InvalidArgumentError(f"unknown classic codec {name!r}; known: {', '.join(CLASSIC_BUILDERS)}")
-        codec = builder(gop=gop, ffmpeg=binary)  # type: ignore[operator]
+        kwargs = {}
+        if name in presets:
+            key, kind = _EFFORT_ARG[name]
+            try:
+                kwargs[key] = kind(presets[name])
+            except ValueError as exc:
+                raise InvalidArgumentError(f"{name}: bad preset {presets[name]!r}") from exc
+        codec = builder(gop=gop, ffmpeg=binary, **kwargs)  # type: ignore[operator]
         if codec.encoder not in have:
             raise BackendError(f"{binary} has no {codec.encoder} encoder (needed for {name})")
         out.append(codec)
