@@ -100,16 +100,27 @@ def _export(module: nn.Module, example: torch.Tensor, dynamic: dict, path: Path,
             digest: Optional[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.export")
-    with warnings.catch_warnings():
-        # The exporter warns about unrelated optional ops (torchvision) and tree-spec APIs.
-        warnings.simplefilter("ignore")
-        try:
+    # The exporter and its optimizer log every rewrite at INFO, and warn about optional ops of
+    # packages we do not use (torchvision): noise for a codec user, whose CLI logs at INFO.
+    loggers = [logging.getLogger(n) for n in ("torch.onnx", "onnxscript", "onnx_ir")]
+    old_levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             torch.onnx.export(module.eval(), (example,), str(tmp), dynamo=True, opset_version=OPSET,
                               input_names=[input_name], output_names=[output_name],
-                              dynamic_shapes=(dynamic,),
-                              optimize=True, verbose=False)
-        except ImportError as exc:
-            raise BackendError(f"ONNX export needs onnx and onnxscript: pip install onnx onnxscript ({exc})") from exc
+                              dynamic_shapes=(dynamic,), optimize=True, verbose=False)
+    except ImportError as exc:
+        tmp.unlink(missing_ok=True)
+        raise BackendError(f"ONNX export needs onnx and onnxscript: pip install onnx onnxscript ({exc})") from exc
+    except Exception as exc:  # the exporter raises many types; all mean "no graph"
+        tmp.unlink(missing_ok=True)
+        raise BackendError(f"ONNX export of the {role} failed: {exc}") from exc
+    finally:
+        for lg, level in zip(loggers, old_levels):
+            lg.setLevel(level)
     try:
         _annotate(tmp, path, role, tokenizer, digest or model_digest(tokenizer))
     finally:
