@@ -271,3 +271,197 @@ def test_cli_backend_option_reaches_the_model(tokenizer, tmp_path):
     assert load_model(args).backend == "onnxruntime"
     with pytest.raises(SystemExit):
         p.parse_args(["--backend", "cuda"])
+
+
+# ----- the TensorRT backend's control flow, against a fake TensorRT + CUDA -----------------
+# No GPU here, so the real runtime path cannot run. These fakes mirror the slice of the
+# TensorRT and cuda-python APIs the backend calls; "device memory" is host memory and the
+# "engine" runs the ONNX file through ONNX Runtime. They check our logic (engine cache and
+# keys, rebuilds, shapes, buffers, limits, cleanup), not TensorRT.
+
+class _FakeCudart:
+    class cudaMemcpyKind:
+        cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost = 1, 2
+
+    def __init__(self):
+        self.mem = {}
+
+    def cudaGetDeviceCount(self):
+        return (0, 1)
+
+    def cudaGetDeviceProperties(self, device):
+        from types import SimpleNamespace
+
+        return (0, SimpleNamespace(name=b"Fake GPU\0\0\0", major=9, minor=0))
+
+    def cudaSetDevice(self, device):
+        return (0,)
+
+    def cudaStreamCreate(self):
+        return (0, 7)
+
+    def cudaStreamSynchronize(self, stream):
+        return (0,)
+
+    def cudaStreamDestroy(self, stream):
+        return (0,)
+
+    def cudaMalloc(self, n):
+        buf = np.empty(n, np.uint8)
+        self.mem[buf.ctypes.data] = buf
+        return (0, buf.ctypes.data)
+
+    def cudaFree(self, ptr):
+        self.mem.pop(ptr)
+        return (0,)
+
+    def cudaMemcpyAsync(self, dst, src, n, kind, stream):
+        import ctypes
+
+        ctypes.memmove(dst, src, n)
+        return (0,)
+
+    def cudaGetErrorString(self, err):
+        return (0, b"fake")
+
+
+def _fake_trt(builds):
+    import json
+    from types import SimpleNamespace
+
+    def view(ptr, shape, dtype):
+        import ctypes
+
+        n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        return np.frombuffer((ctypes.c_char * n).from_address(ptr), dtype=dtype).reshape(shape)
+
+    class Logger:
+        WARNING = 2
+
+        def __init__(self, level=None):
+            pass
+
+    class Net:
+        path = None
+
+    class Parser:
+        num_errors = 0
+
+        def __init__(self, net, logger):
+            self.net = net
+
+        def parse_from_file(self, path):
+            self.net.path = path
+            return True
+
+    class Profile:
+        def set_shape(self, name, lo, opt, hi):
+            self.shapes = (name, lo, opt, hi)
+
+    class Builder:
+        def __init__(self, logger):
+            pass
+
+        def create_network(self, flags):
+            return Net()
+
+        def create_builder_config(self):
+            return SimpleNamespace(add_optimization_profile=lambda p: None)
+
+        def create_optimization_profile(self):
+            return Profile()
+
+        def build_serialized_network(self, net, config):
+            builds.append(net.path)
+            return json.dumps({"onnx": net.path}).encode()
+
+    class Context:
+        def __init__(self, path):
+            self.session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+            self.inp = self.session.get_inputs()[0].name
+            self.out = self.session.get_outputs()[0].name
+            self.addr, self.shape = {}, None
+
+        def set_input_shape(self, name, shape):
+            self.shape = shape
+            return True
+
+        def get_tensor_shape(self, name):
+            if self.inp == "video":
+                n, c, t, h, w = self.shape
+                return (n, 1 + (t - 1) // 8, h // 16, w // 16)
+            n, t, h, w = self.shape
+            return (n, 3, 1 + 8 * (t - 1), 16 * h, 16 * w)
+
+        def set_tensor_address(self, name, ptr):
+            self.addr[name] = ptr
+
+        def execute_async_v3(self, stream):
+            dt_in, dt_out = (np.float32, np.int64) if self.inp == "video" else (np.int64, np.float32)
+            x = view(self.addr[self.inp], self.shape, dt_in).copy()
+            y = self.session.run(None, {self.inp: x})[0]
+            view(self.addr[self.out], y.shape, dt_out)[...] = y
+            return True
+
+    class Engine:
+        def __init__(self, path):
+            self.path = path
+
+        def get_tensor_dtype(self, name):
+            is_video = name == "video"
+            return "f32" if is_video else "i64"
+
+        def create_execution_context(self):
+            return Context(self.path)
+
+    class Runtime:
+        def __init__(self, logger):
+            pass
+
+        def deserialize_cuda_engine(self, data):
+            try:
+                return Engine(json.loads(data)["onnx"])
+            except ValueError:
+                return None
+
+    return SimpleNamespace(
+        __name__="faketrt", __version__="0.0", Logger=Logger, Builder=Builder,
+        OnnxParser=Parser, Runtime=Runtime, NetworkDefinitionCreationFlag=SimpleNamespace(__members__={}),
+        MemoryPoolType=SimpleNamespace(WORKSPACE=0), nptype=lambda t: {"f32": np.float32, "i64": np.int64}[t],
+    )
+
+
+def test_tensorrt_backend_logic_against_fakes(tokenizer, onnx_files, cache_dir, backends, monkeypatch):
+    from tvc_ffmpeg.runtime import tensorrt_backend as trb
+
+    builds = []
+    fake, cudart = _fake_trt(builds), _FakeCudart()
+    monkeypatch.setattr(trb, "import_tensorrt", lambda: fake)
+    monkeypatch.setattr(trb, "import_cudart", lambda: cudart)
+
+    def make():
+        return trb.TensorRTBackend.from_tokenizer(tokenizer, cache_dir=cache_dir,
+                                                  max_frames=17, max_height=64, max_width=96)
+
+    b = make()
+    x = video(2, 9, 48, 80, seed=3)
+    assert np.array_equal(b.encode(x), backends[0].encode(x))
+    idx = backends[0].encode(video(1, 17, 32, 64, seed=4))
+    assert np.abs(b.decode(idx) - backends[0].decode(idx)).max() <= PIXEL_ATOL
+    assert len(builds) == 2 and len(list(b.cache.glob("*.engine"))) == 2
+    assert "Fake GPU" == b.gpu and b.capability == "9.0"
+    with pytest.raises(tvc.LimitExceededError, match="max_frames"):
+        b.encode(video(1, 25, 32, 32))
+    with pytest.raises(tvc.InvalidArgumentError):
+        b.encode(video(1, 9, 40, 32))
+    b.close()
+    assert cudart.mem == {}  # every buffer freed
+
+    b2 = make()  # engines come from the cache now
+    assert np.array_equal(b2.encode(x), backends[0].encode(x)) and len(builds) == 2
+    b2.engine_path("decoder").write_bytes(b"not an engine")  # damaged cache: rebuilt, not fatal
+    b2.decode(idx)
+    assert len(builds) == 3
+    b2.close()
+    with pytest.raises(tvc.InvalidArgumentError, match="multiples"):
+        trb.TensorRTBackend(onnx_files.encoder, onnx_files.decoder, SMALL, "d", max_height=100)

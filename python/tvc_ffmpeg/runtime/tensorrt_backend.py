@@ -23,7 +23,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import BackendError, LimitExceededError
+from ..errors import BackendError, InvalidArgumentError, LimitExceededError
 from ..models.config import TokenizerConfig
 from ..models.tokenizer import CausalVideoTokenizer
 from .base import check_indices, check_video
@@ -139,14 +139,27 @@ def engine_key(digest: str, role: str, gpu: str, capability: str, trt, profile) 
 class _Engine:
     """One deserialized engine with its execution context, stream and reusable device buffers."""
 
-    def __init__(self, trt, cudart, data: bytes, input_name: str, output_name: str) -> None:
+    def __init__(self, trt, cudart, data: bytes, input_name: str, output_name: str,
+                 jit_cache_path: Optional[Path] = None) -> None:
         self.trt, self.cudart = trt, cudart
         self.input_name, self.output_name = input_name, output_name
+        self.stream = None
         self.runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         self.engine = self.runtime.deserialize_cuda_engine(data)
         if self.engine is None:
             raise BackendError("TensorRT could not deserialize the engine (built by another version or GPU?)")
-        self.context = self.engine.create_execution_context()
+        self.jit_cache_path, self._jit_cache, self._jit_saved = jit_cache_path, None, False
+        if hasattr(self.engine, "create_runtime_config"):
+            # TensorRT-RTX compiles kernels just in time on first use; its runtime cache keeps
+            # them across processes (it validates the blob itself and ignores a mismatched one).
+            runtime_config = self.engine.create_runtime_config()
+            self._jit_cache = runtime_config.create_runtime_cache()
+            if jit_cache_path is not None and jit_cache_path.exists():
+                self._jit_cache.deserialize(jit_cache_path.read_bytes())
+            runtime_config.set_runtime_cache(self._jit_cache)
+            self.context = self.engine.create_execution_context(runtime_config)
+        else:
+            self.context = self.engine.create_execution_context()
         self.stream = _cuda(cudart, cudart.cudaStreamCreate(), "cudaStreamCreate")
         self.in_dtype = np.dtype(trt.nptype(self.engine.get_tensor_dtype(input_name)))
         self.out_dtype = np.dtype(trt.nptype(self.engine.get_tensor_dtype(output_name)))
@@ -167,6 +180,8 @@ class _Engine:
         if not ctx.set_input_shape(self.input_name, tuple(x.shape)):
             raise BackendError(f"TensorRT refused input shape {x.shape}")
         out_shape = tuple(ctx.get_tensor_shape(self.output_name))
+        if any(d < 0 for d in out_shape):
+            raise BackendError(f"TensorRT left output shape {out_shape} unresolved for input {x.shape}")
         out = np.empty(out_shape, dtype=self.out_dtype)
         d_in = self._buffer(self.input_name, x.nbytes)
         d_out = self._buffer(self.output_name, out.nbytes)
@@ -178,9 +193,19 @@ class _Engine:
             raise BackendError("TensorRT execution failed (see its log)")
         _cuda(cudart, cudart.cudaMemcpyAsync(out.ctypes.data, d_out, out.nbytes, d2h, self.stream), "cudaMemcpyAsync D2H")
         _cuda(cudart, cudart.cudaStreamSynchronize(self.stream), "cudaStreamSynchronize")
+        if not self._jit_saved:  # after the first run the kernels exist; sessions rarely close()
+            self._save_jit_cache()
+            self._jit_saved = True
         return out
 
+    def _save_jit_cache(self) -> None:
+        if self._jit_cache is not None and self.jit_cache_path is not None:
+            blob = self._jit_cache.serialize()
+            if blob is not None:
+                atomic_write(self.jit_cache_path, bytes(memoryview(blob)))
+
     def close(self) -> None:
+        self._save_jit_cache()
         for ptr, _ in self._buffers.values():
             self.cudart.cudaFree(ptr)
         self._buffers.clear()
@@ -206,8 +231,10 @@ class TensorRTBackend:
         self.gpu, self.capability = gpu_identity(self.cudart, device)
         _cuda(self.cudart, self.cudart.cudaSetDevice(device), "cudaSetDevice")
         sf, tf = config.spatial_factor, config.temporal_factor
-        if (max_frames - 1) % tf or max_height % sf or max_width % sf:
-            raise BackendError(f"engine maxima must be 1 + {tf}k frames and multiples of {sf} pixels")
+        if max_frames < 1 or (max_frames - 1) % tf or max_height < sf or max_height % sf \
+                or max_width < sf or max_width % sf:
+            raise InvalidArgumentError(f"engine maxima must be 1 + {tf}k frames and positive multiples "
+                                       f"of {sf} pixels, got {max_frames}x{max_height}x{max_width}")
         self.max = (max_frames, max_height, max_width)
         self.profiles = profiles(config, max_frames, max_height, max_width)
         self.onnx = {"encoder": Path(encoder_onnx), "decoder": Path(decoder_onnx)}
@@ -228,6 +255,10 @@ class TensorRTBackend:
         key = engine_key(self.digest, role, self.gpu, self.capability, self.trt, self.profiles[role])
         return self.cache / f"{role}-{key[:32]}.engine"
 
+    @staticmethod
+    def _jit_path(engine_path: Path) -> Path:
+        return engine_path.with_suffix(".jitcache")
+
     def _engine(self, role: str) -> _Engine:
         eng = self._engines.get(role)
         if eng is not None:
@@ -237,7 +268,7 @@ class TensorRTBackend:
         data = path.read_bytes() if path.exists() else None
         if data is not None:
             try:
-                eng = _Engine(self.trt, self.cudart, data, *names)
+                eng = _Engine(self.trt, self.cudart, data, *names, jit_cache_path=self._jit_path(path))
             except BackendError as exc:  # stale or damaged file: rebuild rather than fail
                 log.warning("cached TensorRT engine %s unusable (%s); rebuilding", path, exc)
         if eng is None:
@@ -246,7 +277,7 @@ class TensorRTBackend:
             data = build_engine(self.trt, self.onnx[role], names[0], self.profiles[role],
                                 workspace_bytes=self.workspace_bytes)
             atomic_write(path, data)
-            eng = _Engine(self.trt, self.cudart, data, *names)
+            eng = _Engine(self.trt, self.cudart, data, *names, jit_cache_path=self._jit_path(path))
         self._engines[role] = eng
         return eng
 
