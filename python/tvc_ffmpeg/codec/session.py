@@ -178,7 +178,8 @@ class Decoder:
             return []
         g = self._geometry
         y = self.model.runtime.decode(copy_previous(self.tokens_of(packet))[None])
-        rgb = (np.clip(y[0, :, : packet.frame_count].transpose(1, 2, 3, 0), -1, 1) + np.float32(1.0)) / np.float32(2.0)
+        rgb = y[0, :, : packet.frame_count].transpose(1, 2, 3, 0)
+        rgb = (np.clip(rgb, -1, 1) + np.float32(1.0)) / np.float32(2.0)
         rgb = rgb[:, : g.height, : g.width]
         step = self.info.frame_duration
         frames = []
