@@ -17,10 +17,10 @@ CHOICES = ("auto",) + BACKEND_NAMES
 
 def _has_onnxruntime() -> bool:
     try:
-        import onnxruntime  # noqa: F401
+        import onnxruntime
     except ImportError:
         return False
-    return True
+    return bool(onnxruntime.get_available_providers())
 
 
 def _has_tensorrt_gpu() -> bool:
