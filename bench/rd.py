@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "defaults: x264/x265 veryslow, SVT-AV1 preset 4, libaom cpu-used 4")  # fmt: skip
     p.add_argument("--gop", type=int, default=32, help="key-frame interval in frames (default 32)")
     p.add_argument("--anchor", default="x265", help="BD-rate anchor codec name as in the CSV (default x265)")
-    p.add_argument("--at-bpp", type=float, default=0.009, help="also tabulate each curve's quality at this bpp")
+    p.add_argument("--at-bpp", type=float, nargs="*", default=[0.009, 0.011],
+                   help="also tabulate each curve's quality at these bpp (default 0.009 0.011, as DESIGN.md)")  # fmt: skip
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--cache", type=Path, default=None, help="data cache (default $TVC_CACHE or ~/.cache/tvc_ffmpeg)")
     p.add_argument("--ffmpeg", default="", help="ffmpeg binary (default $TVC_FFMPEG or ffmpeg on PATH)")
@@ -147,7 +148,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (TvcError, FileNotFoundError, ImportError) as exc:
         log.error("%s", exc)
         return 1
-    print(f"wrote {args.out}/rd.csv, rd.md" + ("" if args.no_plots else " and rd_<clip>.png"))
+    written = (["rd.csv"] if args.from_csv is None else []) + ["rd.md"] + ([] if args.no_plots else ["rd_<clip>.png"])
+    print(f"wrote {', '.join(written)} in {args.out}")
     return 0
 
 

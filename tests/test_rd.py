@@ -232,14 +232,14 @@ def test_csv_round_trip_and_report(tmp_path):
         assert a.codec == b.codec and a.bytes == b.bytes and a.keyframes == b.keyframes
         assert b.bpp == pytest.approx(a.bpp, rel=1e-5) and b.psnr_y == pytest.approx(a.psnr_y, rel=1e-5)
     assert {p.codec: p.setting for p in floor_points(points)} == {"x265": "q0", "x264": "q0", "aom": "q0"}
-    md = markdown_report(back, anchor="x265", at_bpp=0.01, command="test")
+    md = markdown_report(back, anchor="x265", at_bpp=[0.01], command="test")
     assert "| clipA | x264 | +30.0 % |" in md
     assert "| clipA | aom | -15.0 % |" in md
 
 
 def test_report_refuses_missing_anchor():
     with pytest.raises(InvalidArgumentError, match="anchor"):
-        markdown_report(_synthetic_points(), anchor="vvc", at_bpp=0.01, command="test")
+        markdown_report(_synthetic_points(), anchor="vvc", at_bpp=[0.01], command="test")
 
 
 def test_plot_writes_png(tmp_path):

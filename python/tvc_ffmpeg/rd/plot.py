@@ -45,6 +45,7 @@ def plot_clip(points: Sequence[RdPoint], clip: str, path: os.PathLike) -> Path:
             f = floors[codec]
             ax.plot([f.bpp], [getattr(f, metric)], marker="o", ms=8, mfc="none", color=line.get_color())
         ax.set_xscale("log")
+        _plain_log_ticks(ax, [q.bpp for q in pts])
         ax.set_xlabel("bits per pixel (log)")
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
@@ -56,6 +57,17 @@ def plot_clip(points: Sequence[RdPoint], clip: str, path: os.PathLike) -> Path:
     fig.savefig(out)
     plt.close(fig)
     return out
+
+
+def _plain_log_ticks(ax, rates: Sequence[float]) -> None:
+    """Ticks at 1-2-5 steps labelled as plain numbers (matplotlib's 3x10^-2 labels collide)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    lo, hi = min(rates), max(rates)
+    ticks = [m * 10.0**e for e in range(-5, 2) for m in (1, 2, 5) if lo / 1.5 <= m * 10.0**e <= hi * 1.5]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def plot_all(points: Sequence[RdPoint], out_dir: os.PathLike) -> List[Path]:

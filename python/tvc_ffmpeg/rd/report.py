@@ -135,25 +135,30 @@ def bd_rate_table(points: Sequence[RdPoint], anchor: str) -> str:
     return "\n".join(lines)
 
 
-def quality_at_table(points: Sequence[RdPoint], bpp: float) -> str:
-    """PSNR-Y and MS-SSIM-Y of each curve at a given bpp (PCHIP in log rate; n/a outside)."""
-    lines = [f"| clip | codec | PSNR-Y dB at {bpp:g} bpp | MS-SSIM-Y at {bpp:g} bpp |", "|---|---|---:|---:|"]
+def quality_at_table(points: Sequence[RdPoint], rates_bpp: Sequence[float]) -> str:
+    """PSNR-Y and MS-SSIM-Y of each curve at given bpp values (PCHIP in log rate; n/a outside)."""
+    head = "| clip | codec |" + "".join(f" PSNR-Y dB / MS-SSIM-Y at {b:g} bpp |" for b in rates_bpp)
+    lines = [head, "|---|---|" + "---:|" * len(rates_bpp)]
     for clip, codecs in _group(points).items():
         for codec, pts in codecs.items():
             rates = [p.bpp for p in pts]
-            psnr = quality_at_rate(rates, [p.psnr_y for p in pts], bpp)
-            msssim = quality_at_rate(rates, [p.ms_ssim_y for p in pts], bpp)
-            lines.append(f"| {clip} | {codec} | {_fmt(psnr, '.2f')} | {_fmt(msssim, '.4f')} |")
+            cells = []
+            for b in rates_bpp:
+                psnr = quality_at_rate(rates, [p.psnr_y for p in pts], b)
+                msssim = quality_at_rate(rates, [p.ms_ssim_y for p in pts], b)
+                cells.append(f" {_fmt(psnr, '.2f')} / {_fmt(msssim, '.4f')} |")
+            lines.append(f"| {clip} | {codec} |" + "".join(cells))
     return "\n".join(lines)
 
 
-def markdown_report(points: Sequence[RdPoint], anchor: str, at_bpp: float, command: str, header: str = "") -> str:
+def markdown_report(points: Sequence[RdPoint], anchor: str, at_bpp: Sequence[float], command: str, header: str = "") -> str:
     parts = ["# RD results", ""]
     if header:
         parts += [header, ""]
     parts += [f"Command: `{command}`", ""]
     parts += ["## Floor (lowest rate reached) per codec", "", floor_table(points), ""]
     parts += [f"## BD-rate (bpp) against {anchor}, over the overlapping quality range", "", bd_rate_table(points, anchor), ""]
-    parts += [f"## Quality at {at_bpp:g} bpp", "", quality_at_table(points, at_bpp), ""]
+    if at_bpp:
+        parts += ["## Quality at fixed rates (interpolated; n/a outside a curve)", "", quality_at_table(points, at_bpp), ""]
     parts += ["## Ladders", "", ladder_table(points), ""]
     return "\n".join(parts)
