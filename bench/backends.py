@@ -1,6 +1,7 @@
 """Runtime backends side by side: torch vs ONNX Runtime on the CPU, same run, same inputs.
 
     python3 bench/backends.py [--threads 2] [--gop 17] [--gops 4] [--weights PATH] [--cache-dir DIR]
+                              [--tensorrt-build]
 
 Times the tokenizer's encoder (pixels -> tokens) and decoder (tokens -> pixels) on 640x272
 GoPs of 17 frames through each backend with the same thread count. The backends alternate
@@ -10,6 +11,9 @@ difference is the decoders' own. Also reported: token agreement between the enco
 the pixel difference in 8-bit levels. Without ``--weights`` the shipped config is run with
 seeded random weights (speed does not depend on their values; agreement does a little).
 The ONNX export (once per model, cached) is timed separately when it happens.
+``--tensorrt-build`` also builds both TensorRT engines (default profiles: up to 33 frames of
+1088x1920) from the same ONNX files and reports their size and build time; TensorRT-RTX does
+this without a GPU.
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ def main() -> int:
     p.add_argument("--gops", type=int, default=4, help="timed GoPs per backend (after one warm-up)")
     p.add_argument("--weights", type=Path, default=None, help="weights file or training checkpoint")
     p.add_argument("--cache-dir", type=Path, default=None, help="ONNX cache (default: a fresh temp dir)")
+    p.add_argument("--tensorrt-build", action="store_true", help="also build the TensorRT engines")
     args = p.parse_args()
 
     import onnxruntime
@@ -84,7 +89,7 @@ def main() -> int:
                     prm.normal_(0.0, 0.02)
     cache = args.cache_dir or Path(tempfile.mkdtemp(prefix="tvc-bench-"))
     t0 = time.perf_counter()
-    cached_onnx(tok, cache)
+    files = cached_onnx(tok, cache)
     t_export = time.perf_counter() - t0
     backends = {name: create_backend(name, tok, threads=args.threads, cache_dir=cache)
                 for name in ("torch", "onnxruntime")}
@@ -127,6 +132,16 @@ def main() -> int:
           f"(warm-up GoP included)")
     print(f"decoded pixels, max |torch - onnxruntime|: {max_diff:.3g} in [-1, 1], "
           f"{max_levels:.0f} 8-bit levels")
+    if args.tensorrt_build:
+        from tvc_ffmpeg.runtime import tensorrt_backend as trb
+
+        trt = trb.import_tensorrt()
+        prof = trb.profiles(tok.config, 33, 1088, 1920)
+        for role, path, name in (("encoder", files.encoder, "video"), ("decoder", files.decoder, "indices")):
+            s0 = time.perf_counter()
+            engine = trb.build_engine(trt, path, name, prof[role])
+            print(f"TensorRT ({trt.__name__} {trt.__version__}) {role} engine: {len(engine) / 1e6:.1f} MB, "
+                  f"built in {time.perf_counter() - s0:.1f} s, profile max {prof[role][2]}")
     return 0
 
 
