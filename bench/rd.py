@@ -16,6 +16,7 @@ PSNR in dB on 8-bit samples; MS-SSIM in [0, 1].
 Usage:
   python bench/rd.py --clips bikes carphone --frames 64 --out results/rd/
   python bench/rd.py --from-csv results/rd/rd.csv --out results/rd/   # tables and plots only
+  python bench/rd.py ... --extra-codec mypackage.rd_entry:CODEC       # one more curve (an RdCodec)
 
 The clips come from the data cache (``tvc data``; --cache or $TVC_CACHE).
 """
@@ -36,7 +37,7 @@ from typing import List, Optional, Sequence
 from tvc_ffmpeg.data.cache import CacheLayout
 from tvc_ffmpeg.data.clips import read_yuv420
 from tvc_ffmpeg.errors import InvalidArgumentError, TvcError
-from tvc_ffmpeg.rd import RdPoint, SourceClip, classic_codecs, markdown_report, read_csv, run_codec, write_csv
+from tvc_ffmpeg.rd import RdCodec, RdPoint, SourceClip, classic_codecs, markdown_report, read_csv, run_codec, write_csv
 from tvc_ffmpeg.rd.classic import CLASSIC_BUILDERS, default_ffmpeg, ffmpeg_version
 
 log = logging.getLogger("bench.rd")
@@ -61,6 +62,19 @@ def load_clip(name: str, first_frame: int, frames: int, cache: CacheLayout) -> S
     return SourceClip(name, planes, Fraction(rate))
 
 
+def load_extra_codec(spec: str) -> RdCodec:
+    """``package.module:NAME`` -> that object, which must satisfy the RdCodec protocol."""
+    import importlib
+
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise InvalidArgumentError(f"--extra-codec wants MODULE:NAME, got {spec!r}")
+    codec = getattr(importlib.import_module(module_name), attr, None)
+    if codec is None or not isinstance(codec, RdCodec):
+        raise InvalidArgumentError(f"{spec} is not an RdCodec (needs name, levels and encode_decode)")
+    return codec
+
+
 def machine_line() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -83,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", action="append", default=[], metavar="CODEC=VALUE",
                    help="override an encoder's effort: x264=medium, x265=slow, svtav1=6, libaom=6 (cpu-used); "
                    "defaults: x264/x265 veryslow, SVT-AV1 preset 4, libaom cpu-used 4")  # fmt: skip
+    p.add_argument("--extra-codec", action="append", default=[], metavar="MODULE:NAME",
+                   help="also run an RdCodec object (e.g. our codec) importable as MODULE.NAME")  # fmt: skip
     p.add_argument("--gop", type=int, default=32, help="key-frame interval in frames (default 32)")
     p.add_argument("--anchor", default="x265", help="BD-rate anchor codec name as in the CSV (default x265)")
     p.add_argument("--at-bpp", type=float, nargs="*", default=[0.009, 0.011],
@@ -109,7 +125,8 @@ def run(args: argparse.Namespace) -> List[RdPoint]:
         if not sep or not value:
             raise InvalidArgumentError(f"--preset wants CODEC=VALUE, got {item!r}")
         presets[name] = value
-    codecs = classic_codecs(args.codecs, gop=args.gop, ffmpeg=args.ffmpeg, presets=presets)
+    codecs: List[RdCodec] = list(classic_codecs(args.codecs, gop=args.gop, ffmpeg=args.ffmpeg, presets=presets))
+    codecs += [load_extra_codec(spec) for spec in args.extra_codec]
     clips = [load_clip(c, args.first_frame, args.frames, cache) for c in args.clips]
     total = len(clips) * sum(len(c.levels) for c in codecs)
     points: List[RdPoint] = []

@@ -274,3 +274,19 @@ def test_vmaf_is_higher_for_the_better_copy():
     )
     light, heavy = vmaf_y(clip, noisy(2.0)), vmaf_y(clip, noisy(20.0))
     assert 0.0 <= heavy < light <= 100.0
+
+
+def test_bench_cli_loads_an_extra_codec(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("bench_rd", ROOT / "bench" / "rd.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    (tmp_path / "my_rd_entry.py").write_text(
+        "from tvc_ffmpeg.rd import FunctionCodec\n"
+        "CODEC = FunctionCodec('ours', levels=[1], fn=lambda clip, level: (1, clip))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert bench.load_extra_codec("my_rd_entry:CODEC").name == "ours"
+    with pytest.raises(InvalidArgumentError, match="not an RdCodec"):
+        bench.load_extra_codec("tvc_ffmpeg.rd.classic:x264")
+    with pytest.raises(InvalidArgumentError, match="MODULE:NAME"):
+        bench.load_extra_codec("no_colon")

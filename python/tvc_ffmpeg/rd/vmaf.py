@@ -21,7 +21,6 @@ from ..metrics import Yuv420Clip
 @functools.lru_cache(maxsize=1)
 def _model():
     try:
-        import torch  # noqa: F401
         from vmaf_torch import VMAF
     except ImportError as exc:
         raise ImportError("VMAF needs vmaf-torch: pip install vmaf-torch pandas psutil") from exc
