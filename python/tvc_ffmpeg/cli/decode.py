@@ -7,10 +7,10 @@ import logging
 from typing import Optional, Sequence
 
 from ..bitstream import TvcReader
-from ..codec import CodecModel, Decoder
+from ..codec import Decoder
 from ..errors import InvalidDataError
 from ..video import open_output
-from ._common import add_model_arguments, progress
+from ._common import add_model_arguments, load_model, progress
 
 log = logging.getLogger("tvc.decode")
 
@@ -34,10 +34,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     reader = TvcReader(args.input)
     header = reader.header
-    if args.weights:
-        model = CodecModel.from_file(args.weights)
-    else:
-        model = CodecModel.load(args.model or header.model_id)
+    model = load_model(args, default_id=header.model_id)
     damaged = 0
     frames = 0
     with Decoder(header, model) as dec, open_output(args.output, dec.info) as out, \
