@@ -67,6 +67,12 @@ void CheckerboardCoder::context(const int32_t* digits, int f, int pass, int h, i
   }
 }
 
+const int32_t* CheckerboardCoder::logit_row(const int32_t* logits, std::size_t plane, std::size_t p,
+                                            int d, int32_t* row) const {
+  for (int j = 0; j < levels_[d]; ++j) row[j] = logits[static_cast<std::size_t>(offsets_[d] + j) * plane + p];
+  return row;
+}
+
 void CheckerboardCoder::encode(const int32_t* digits, int t, int h, int w, int pattern,
                                RansEncoder& enc) const {
   if (!valid_mask_pattern(pattern)) fail(TVC_EINVAL, "unknown token mask pattern " + std::to_string(pattern));
@@ -95,11 +101,9 @@ void CheckerboardCoder::encode(const int32_t* digits, int t, int h, int w, int p
         for (int x = ((y + pass) & 1); x < w; x += 2) {
           if (!token_kept(pattern, f, y, x)) continue;
           const std::size_t p = static_cast<std::size_t>(y) * w + x;
-          for (int d = 0; d < D; ++d) {
-            for (int j = 0; j < levels_[d]; ++j)
-              row[j] = logits[static_cast<std::size_t>(offsets_[d] + j) * plane + p];
-            enc.encode_logit_row(cur[p * D + d], row, static_cast<std::size_t>(levels_[d]));
-          }
+          for (int d = 0; d < D; ++d)
+            enc.encode_logit_row(cur[p * D + d], logit_row(logits.data(), plane, p, d, row),
+                                 static_cast<std::size_t>(levels_[d]));
         }
     }
   }
@@ -122,11 +126,9 @@ void CheckerboardCoder::decode(RansDecoder& dec, int t, int h, int w, int patter
         for (int x = ((y + pass) & 1); x < w; x += 2) {
           if (!token_kept(pattern, f, y, x)) continue;
           const std::size_t p = static_cast<std::size_t>(y) * w + x;
-          for (int d = 0; d < D; ++d) {
-            for (int j = 0; j < levels_[d]; ++j)
-              row[j] = logits[static_cast<std::size_t>(offsets_[d] + j) * plane + p];
-            cur[p * D + d] = dec.decode_logit_row(row, static_cast<std::size_t>(levels_[d]));
-          }
+          for (int d = 0; d < D; ++d)
+            cur[p * D + d] = dec.decode_logit_row(logit_row(logits.data(), plane, p, d, row),
+                                                  static_cast<std::size_t>(levels_[d]));
         }
     }
   }

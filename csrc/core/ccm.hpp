@@ -47,6 +47,10 @@ class CheckerboardCoder {
                int32_t* planes) const;
 
  private:
+  // Gathers the logits of digit d at position p (planes of `plane` values) into row.
+  const int32_t* logit_row(const int32_t* logits, std::size_t plane, std::size_t p, int d,
+                           int32_t* row) const;
+
   IntNet net_;
   std::vector<int> levels_;
   std::vector<int> offsets_;  // first logit plane of each digit

@@ -6,9 +6,8 @@ import argparse
 import logging
 from typing import Optional, Sequence
 
-from ..bitstream import TvcReader
-from ..codec import Decoder
-from ..errors import InvalidDataError
+from ..bitstream import read_header
+from ..files import TvcInput
 from ..video import open_output
 from ._common import add_model_arguments, load_model, progress
 
@@ -32,28 +31,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    reader = TvcReader(args.input)
-    header = reader.header
-    model = load_model(args, default_id=header.model_id)
-    damaged = 0
+    model = load_model(args, default_id=read_header(args.input).model_id)
     frames = 0
-    with Decoder(header, model) as dec, open_output(args.output, dec.info) as out, \
+    with TvcInput(args.input, model) as src, open_output(args.output, src.info) as out, \
             progress(None, "decode") as bar:
-        for record, packet in reader:
-            if packet is None:
-                damaged += 1
-                log.warning("skipping damaged data at byte %d: %s", record.offset, record.error)
-                continue
-            try:
-                decoded = dec.decode(packet)
-            except InvalidDataError as exc:
-                damaged += 1
-                log.warning("skipping GoP %d: %s", packet.gop_index, exc)
-                continue
-            for frame in decoded:
-                out.write(frame)
-            frames += len(decoded)
-            bar.update(len(decoded))
+        for frame in src:  # damaged GoPs are logged and skipped by TvcInput
+            out.write(frame)
+            frames += 1
+            bar.update(1)
+        damaged = src.damaged
     log.info("%s: %d frames%s", args.output, frames,
              f", {damaged} damaged GoP(s) skipped" if damaged else "")
     return 1 if damaged else 0

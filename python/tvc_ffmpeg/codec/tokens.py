@@ -32,27 +32,38 @@ def _uniform_cdf(n: int, width: int) -> np.ndarray:
     return cdf
 
 
-class TokenCoder:
+class _DigitCoder:
+    """Shared by both schemes: token index <-> FSQ digits."""
+
     def __init__(self, levels: Sequence[int]) -> None:
         self.levels = np.array(levels, np.int64)
         self.basis = np.cumprod(np.concatenate([[1], self.levels[:-1]]))
-        width = int(self.levels.max()) + 1
-        cdfs = np.stack([_uniform_cdf(int(n), width) for n in self.levels]).astype(np.int32)
-        self.table = CdfTable(cdfs, self.levels.astype(np.int32), np.zeros(len(self.levels), np.int32),
-                              precision=PRECISION)
 
     @property
     def codebook_size(self) -> int:
         return int(np.prod(self.levels))
 
-    def encode(self, indices: np.ndarray, pattern: int = 0) -> bytes:
-        """Token grid (latent frames, height, width) -> rANS stream of the kept tokens."""
+    def _checked(self, indices: np.ndarray) -> np.ndarray:
         grid = np.asarray(indices, np.int64)
         if grid.ndim != 3:
             raise InvalidArgumentError("token grids are (latent frames, height, width)")
-        idx = grid[_native.mask_keep(pattern, *grid.shape)].reshape(-1, 1)
-        if idx.size and (idx.min() < 0 or idx.max() >= self.codebook_size):
+        if grid.size and (grid.min() < 0 or grid.max() >= self.codebook_size):
             raise InvalidArgumentError("token index outside the codebook")
+        return grid
+
+
+class TokenCoder(_DigitCoder):
+    def __init__(self, levels: Sequence[int]) -> None:
+        super().__init__(levels)
+        width = int(self.levels.max()) + 1
+        cdfs = np.stack([_uniform_cdf(int(n), width) for n in self.levels]).astype(np.int32)
+        self.table = CdfTable(cdfs, self.levels.astype(np.int32), np.zeros(len(self.levels), np.int32),
+                              precision=PRECISION)
+
+    def encode(self, indices: np.ndarray, pattern: int = 0) -> bytes:
+        """Token grid (latent frames, height, width) -> rANS stream of the kept tokens."""
+        grid = self._checked(indices)
+        idx = grid[_native.mask_keep(pattern, *grid.shape)].reshape(-1, 1)
         digits = (idx // self.basis) % self.levels
         dims = np.broadcast_to(np.arange(len(self.levels)), digits.shape)
         enc = RansEncoder(PRECISION)
@@ -72,24 +83,15 @@ class TokenCoder:
         return grid
 
 
-class CcmTokenCoder:
+class CcmTokenCoder(_DigitCoder):
     """Tokens coded with the integer checkerboard context model (same interface)."""
 
     def __init__(self, levels: Sequence[int], ccm_blob: bytes) -> None:
-        self.levels = np.array(levels, np.int64)
-        self.basis = np.cumprod(np.concatenate([[1], self.levels[:-1]]))
+        super().__init__(levels)
         self._coder = _native.CheckerboardCoder(ccm_blob, [int(v) for v in levels])
 
-    @property
-    def codebook_size(self) -> int:
-        return int(np.prod(self.levels))
-
     def encode(self, indices: np.ndarray, pattern: int = 0) -> bytes:
-        idx = np.asarray(indices, np.int64)
-        if idx.ndim != 3:
-            raise InvalidArgumentError("token grids are (latent frames, height, width)")
-        if idx.size and (idx.min() < 0 or idx.max() >= self.codebook_size):
-            raise InvalidArgumentError("token index outside the codebook")
+        idx = self._checked(indices)
         digits = ((idx[..., None] // self.basis) % self.levels).astype(np.int32)
         return self._coder.encode(digits, pattern)
 
