@@ -290,3 +290,20 @@ def test_bench_cli_loads_an_extra_codec(tmp_path, monkeypatch):
         bench.load_extra_codec("tvc_ffmpeg.rd.classic:x264")
     with pytest.raises(InvalidArgumentError, match="MODULE:NAME"):
         bench.load_extra_codec("no_colon")
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("name", ["x264", "x265", "svtav1", "libaom"])
+def test_byte_count_is_the_sum_of_demuxed_packet_sizes(name):
+    import io
+
+    import av
+
+    from tvc_ffmpeg.rd.classic import _run_ffmpeg, raw_yuv420
+
+    clip = tiny_clip(frames=4, width=64, height=64)
+    (codec,) = classic_codecs([name], gop=2)
+    stream = _run_ffmpeg(codec.command(clip, FLOOR), raw_yuv420(clip.frames))
+    with av.open(io.BytesIO(stream), format=codec.muxer) as container:
+        sizes = [p.size for p in container.demux(video=0)]
+    assert sum(sizes) == len(stream)
