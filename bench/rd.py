@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "defaults: x264/x265 veryslow, SVT-AV1 preset 4, libaom cpu-used 4")  # fmt: skip
     p.add_argument("--extra-codec", action="append", default=[], metavar="MODULE:NAME",
                    help="also run an RdCodec object (e.g. our codec) importable as MODULE.NAME")  # fmt: skip
+    p.add_argument("--tvc", action="store_true", help="also run TVC itself at every quality level (shipped model)")
+    p.add_argument("--tvc-weights", default=None, help="with --tvc: a weights file instead of the shipped model")
     p.add_argument("--gop", type=int, default=32, help="key-frame interval in frames (default 32)")
     p.add_argument("--anchor", default="x265", help="BD-rate anchor codec name as in the CSV (default x265)")
     p.add_argument("--at-bpp", type=float, nargs="*", default=[0.009, 0.011],
@@ -127,6 +129,10 @@ def run(args: argparse.Namespace) -> List[RdPoint]:
         presets[name] = value
     codecs: List[RdCodec] = list(classic_codecs(args.codecs, gop=args.gop, ffmpeg=args.ffmpeg, presets=presets))
     codecs += [load_extra_codec(spec) for spec in args.extra_codec]
+    if args.tvc or args.tvc_weights:
+        from tvc_ffmpeg.rd.ours import TvcRdCodec
+
+        codecs.append(TvcRdCodec(args.tvc_weights))
     clips = [load_clip(c, args.first_frame, args.frames, cache) for c in args.clips]
     total = len(clips) * sum(len(c.levels) for c in codecs)
     points: List[RdPoint] = []

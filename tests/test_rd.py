@@ -307,3 +307,31 @@ def test_byte_count_is_the_sum_of_demuxed_packet_sizes(name):
     with av.open(io.BytesIO(stream), format=codec.muxer) as container:
         sizes = [p.size for p in container.demux(video=0)]
     assert sum(sizes) == len(stream)
+
+
+def test_tvc_itself_as_an_rd_codec(tmp_path):
+    import torch
+    from fractions import Fraction
+
+    from tvc_ffmpeg.models import CausalVideoTokenizer, TokenizerConfig, export_weights
+    from tvc_ffmpeg.rd.interface import RdCodec, SourceClip
+    from tvc_ffmpeg.rd.ours import TvcRdCodec
+    from tvc_ffmpeg.metrics import Yuv420Clip
+
+    torch.manual_seed(0)
+    cfg = TokenizerConfig(fsq_levels=(8, 5, 5, 5), encoder_widths=(16, 16, 24, 32), encoder_blocks=(0, 0, 1, 1),
+                          decoder_widths=(16, 16, 24, 32), decoder_blocks=(0, 1, 1, 1))
+    weights = tmp_path / "w.pt"
+    export_weights(CausalVideoTokenizer(cfg).eval(), "tvc-test", weights)
+    rng = np.random.default_rng(0)
+    clip = SourceClip("noise", Yuv420Clip(rng.integers(0, 256, (9, 32, 48), dtype=np.uint8),
+                                          rng.integers(0, 256, (9, 16, 24), dtype=np.uint8),
+                                          rng.integers(0, 256, (9, 16, 24), dtype=np.uint8)), Fraction(25))
+    codec = TvcRdCodec(str(weights))
+    assert isinstance(codec, RdCodec)
+    sizes = []
+    for level in codec.levels:
+        out = codec.encode_decode(clip, level)
+        assert out.decoded.y.shape == (9, 32, 48)
+        sizes.append(out.num_bytes)
+    assert sizes == sorted(sizes)  # higher quality level, more bytes
