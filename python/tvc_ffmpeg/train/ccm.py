@@ -43,7 +43,7 @@ class CcmTrainConfig:
     lr: float = 2e-3
     hidden: int = 32
     pool_gops: int = 384
-    crop_size: int = 256
+    crop_size: int = 128  # the training sampler needs crops no larger than its smallest clip (carphone, 144 lines)
     gop_frames: int = 17
     val_every: int = 250
     checkpoint_every: int = 250
