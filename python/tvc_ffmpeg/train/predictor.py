@@ -130,14 +130,14 @@ def train_predictor(run_dir: os.PathLike, levels, cfg: PredictorTrainConfig) -> 
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             done = step + 1
-            val = ""
+            val_text = ""
             if done % cfg.val_every == 0 or done == cfg.steps:
                 result = evaluate(model, val)
-                val = json.dumps(result)
+                val_text = json.dumps(result)
                 tmp = ckpt.with_suffix(".tmp")
                 torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": done,
                             "config": model.config.to_dict()}, tmp)
                 os.replace(tmp, ckpt)
-            writer.writerow([done, f"{loss.item():.4f}", val, f"{time.time() - t0:.1f}"])
+            writer.writerow([done, f"{loss.item():.4f}", val_text, f"{time.time() - t0:.1f}"])
             f.flush()
     return result
