@@ -207,13 +207,13 @@ def test_open_write_then_read(model, tmp_path):
 
 
 def test_model_with_ccm_codes_tokens_exactly(weights_file, tmp_path):
-    from tvc_ffmpeg.codec.model import add_ccm_to_weights
+    from tvc_ffmpeg.codec.model import bundle_weights
     from tvc_ffmpeg.models.ccm import CcmConfig, CheckerboardContextModel
 
     torch.manual_seed(3)
     blob = CheckerboardContextModel(CcmConfig((8, 5, 5, 5), hidden=8)).eval().export_int()
     path = tmp_path / "with-ccm.pt"
-    add_ccm_to_weights(weights_file, blob, path)
+    bundle_weights(weights_file, path, ccm_blob=blob)
     model = CodecModel.from_file(path)
     assert model.ccm_blob == blob
     info = VideoInfo(width=64, height=48)
@@ -273,3 +273,22 @@ def test_copy_previous_fills_every_hole():
 
     g = np.array([[[1, 2], [3, 4]], [[-1, 6], [7, -1]], [[-1, -1], [-1, 9]]])
     assert copy_previous(g).tolist() == [[[1, 2], [3, 4]], [[1, 6], [7, 4]], [[1, 6], [7, 9]]]
+
+
+def test_model_with_predictor_fills_dropped_tokens(weights_file, tmp_path):
+    from tvc_ffmpeg.codec.model import bundle_weights
+    from tvc_ffmpeg.models.predictor import PredictorConfig, TokenPredictor
+
+    torch.manual_seed(4)
+    pred = TokenPredictor(PredictorConfig((8, 5, 5, 5), width=16, depth=1, heads=2)).eval()
+    path = tmp_path / "with-pred.pt"
+    bundle_weights(weights_file, path, predictor=pred)
+    model = CodecModel.from_file(path)
+    assert model.predictor is not None
+    info = VideoInfo(width=64, height=64)
+    frames = clip(64, 64, 17, seed=13)
+    enc, dec, packets, out = run_codec_q(model, frames, info, 0)
+    assert len(out) == 17
+    grid = dec.tokens_of(packets[0])
+    filled = dec.complete(grid)
+    assert (filled >= 0).all() and np.array_equal(filled[grid >= 0], grid[grid >= 0])

@@ -6,22 +6,30 @@ import os
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 
 from ..errors import InvalidArgumentError
 from ..models import registry
 from ..models.registry import ModelRegistryError
+from ..models.predictor import PredictorConfig, TokenPredictor
 from ..models.tokenizer import CausalVideoTokenizer
 
 
-def _read_ccm_blob(path: Path) -> Optional[bytes]:
-    """The integer CCM stored beside the tokenizer in a weights file, if any."""
+def _read_extras(path: Path) -> Tuple[Optional[bytes], Optional[TokenPredictor]]:
+    """The integer CCM and the token predictor stored beside the tokenizer, if any."""
     blob = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(blob, dict) and "ccm" in blob:
-        return bytes(blob["ccm"].numpy().tobytes())
-    return None
+    if not isinstance(blob, dict):
+        return None, None
+    ccm = bytes(blob["ccm"].numpy().tobytes()) if "ccm" in blob else None
+    predictor = None
+    if "predictor" in blob:
+        entry = blob["predictor"]
+        predictor = TokenPredictor(PredictorConfig.from_dict(entry["config"]))
+        predictor.load_state_dict({k: v.float() for k, v in entry["state_dict"].items()})
+        predictor.eval()
+    return ccm, predictor
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class CodecModel:
     tokenizer: CausalVideoTokenizer
     ccm_blob: Optional[bytes] = None
     backend: str = "torch"
+    predictor: Optional[TokenPredictor] = None
 
     def __post_init__(self) -> None:
         from ..runtime import CHOICES
@@ -84,7 +93,8 @@ class CodecModel:
         except ModelRegistryError as exc:
             raise InvalidArgumentError(str(exc)) from None
         entry = registry.get_entry(model_id)
-        return cls(model_id, bytes.fromhex(entry.sha256), tokenizer, _read_ccm_blob(entry.weights_path), backend)
+        ccm, predictor = _read_extras(entry.weights_path)
+        return cls(model_id, bytes.fromhex(entry.sha256), tokenizer, ccm, backend, predictor)
 
     @classmethod
     def from_file(cls, path: os.PathLike, model_id: Optional[str] = None,
@@ -105,16 +115,25 @@ class CodecModel:
         if model_id is None:
             blob = torch.load(p, map_location="cpu", weights_only=True)
             model_id = blob.get("model_id", "tvc-dev") if isinstance(blob, dict) else "tvc-dev"
-        return cls(model_id, bytes.fromhex(registry.file_sha256(p)), tokenizer, _read_ccm_blob(p), backend)
+        ccm, predictor = _read_extras(p)
+        return cls(model_id, bytes.fromhex(registry.file_sha256(p)), tokenizer, ccm, backend, predictor)
 
 
-def add_ccm_to_weights(weights: os.PathLike, ccm_blob: bytes, out: os.PathLike) -> str:
-    """Writes a weights file that carries the tokenizer and the CCM; returns its sha256."""
+def bundle_weights(weights: os.PathLike, out: os.PathLike, ccm_blob: Optional[bytes] = None,
+                   predictor: Optional[TokenPredictor] = None) -> str:
+    """Writes a weights file carrying the tokenizer plus a CCM and/or a token
+    predictor (float16, learned tensors only); returns its sha256."""
     import numpy as np
 
     blob = torch.load(weights, map_location="cpu", weights_only=True)
     if not (isinstance(blob, dict) and "state_dict" in blob and "config" in blob):
         raise InvalidArgumentError(f"{weights}: not a shipped-format weights file (export it first)")
-    blob["ccm"] = torch.from_numpy(np.frombuffer(ccm_blob, np.uint8).copy())
+    if ccm_blob is not None:
+        blob["ccm"] = torch.from_numpy(np.frombuffer(ccm_blob, np.uint8).copy())
+    if predictor is not None:
+        blob["predictor"] = {
+            "config": predictor.config.to_dict(),
+            "state_dict": {k: v.detach().to(torch.float16) for k, v in predictor.state_dict().items()},
+        }
     torch.save(blob, out)
     return registry.file_sha256(out)

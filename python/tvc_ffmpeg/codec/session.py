@@ -14,6 +14,7 @@ from fractions import Fraction
 from typing import List, Optional
 
 import numpy as np
+import torch
 
 from ..bitstream import SUBSTREAM_DISCRETE, GopPacket, SequenceHeader, require_model
 from ..errors import InvalidArgumentError, InvalidDataError
@@ -32,6 +33,7 @@ DEFAULT_GOP_LENGTH = 17  # 1 + 2 x 8: three latent frames per GoP
 # the dropped ones.
 QUALITY_LEVELS = {3: 0, 2: 1, 1: 2, 0: 3}  # quality -> mask pattern
 DEFAULT_QUALITY = 3
+PREDICTOR_STEPS = 2  # parallel prediction steps for dropped tokens
 
 
 def _ceil_to(x: int, m: int) -> int:
@@ -173,11 +175,20 @@ class Decoder:
         shape = (g.latent_frames(packet.frame_count), g.latent_h, g.latent_w)
         return self._coder.decode(payload, shape, packet.mask_pattern)
 
+    def complete(self, grid: np.ndarray) -> np.ndarray:
+        """Fill dropped tokens: the model's predictor if it has one, else copy-previous."""
+        if (grid >= 0).all():
+            return grid
+        if self.model.predictor is None:
+            return copy_previous(grid)
+        with torch.no_grad():
+            return self.model.predictor.fill(torch.from_numpy(grid)[None], steps=PREDICTOR_STEPS)[0].numpy()
+
     def decode(self, packet: Optional[GopPacket]) -> List[Frame]:
         if packet is None:
             return []
         g = self._geometry
-        y = self.model.runtime.decode(copy_previous(self.tokens_of(packet))[None])
+        y = self.model.runtime.decode(self.complete(self.tokens_of(packet))[None])
         rgb = y[0, :, : packet.frame_count].transpose(1, 2, 3, 0)
         rgb = (np.clip(rgb, -1, 1) + np.float32(1.0)) / np.float32(2.0)
         rgb = rgb[:, : g.height, : g.width]
