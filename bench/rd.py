@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clips", nargs="+", default=["bikes", "carphone"], help="clip names (bikes, carphone, bigbuckbunny)")
     p.add_argument("--frames", type=int, default=64, help="frames per clip (default 64)")
     p.add_argument("--first-frame", type=int, default=0, help="first frame (default 0: the validation frames)")
-    p.add_argument("--codecs", nargs="+", default=list(CLASSIC_BUILDERS), help=f"classic codecs ({', '.join(CLASSIC_BUILDERS)})")
+    p.add_argument("--codecs", nargs="*", default=list(CLASSIC_BUILDERS), help=f"classic codecs, none with a bare --codecs ({', '.join(CLASSIC_BUILDERS)})")
     p.add_argument("--preset", action="append", default=[], metavar="CODEC=VALUE",
                    help="override an encoder's effort: x264=medium, x265=slow, svtav1=6, libaom=6 (cpu-used); "
                    "defaults: x264/x265 veryslow, SVT-AV1 preset 4, libaom cpu-used 4")  # fmt: skip
