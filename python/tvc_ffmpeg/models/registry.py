@@ -47,7 +47,8 @@ REGISTRY: Dict[str, ModelEntry] = {
         model_id=TVC_S_V1,
         config=TokenizerConfig(fsq_levels=(8, 5, 5, 5)),
         weights_file=f"{TVC_S_V1}.pt",
-        sha256=None,
+        # runs/tvc-s-v1-a/best.pt, step 3000 (docs/models.md); tools/export_tokenizer.py
+        sha256="4c4d4fa176cefd436101439ec7696cd3c93e8b2f95237d069ae6a69a4ccb14e6",
     ),
 }
 
