@@ -48,7 +48,7 @@ REGISTRY: Dict[str, ModelEntry] = {
         config=TokenizerConfig(fsq_levels=(8, 5, 5, 5)),
         weights_file=f"{TVC_S_V1}.pt",
         # runs/tvc-s-v1-a/best.pt, step 3000 (docs/models.md); tools/export_tokenizer.py
-        sha256="4c4d4fa176cefd436101439ec7696cd3c93e8b2f95237d069ae6a69a4ccb14e6",
+        sha256="e61426564fc249f6806a3f7e234c656ae3b30a9205b2c3c64e211ba09dfcdcc8",
     ),
 }
 
