@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import InvalidArgumentError
 import argparse
 import logging
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Optional, Sequence
 log = logging.getLogger(__name__)
 
 
-class EvalArgumentError(ValueError):
+class EvalArgumentError(InvalidArgumentError):
     """Conflicting or invalid options of ``tvc eval``."""
 
 

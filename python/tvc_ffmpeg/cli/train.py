@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import InvalidArgumentError
 import argparse
 import logging
 from dataclasses import replace
@@ -17,7 +18,7 @@ from ..train.loop import TrainConfig, train_tokenizer
 log = logging.getLogger(__name__)
 
 
-class TrainArgumentError(ValueError):
+class TrainArgumentError(InvalidArgumentError):
     """Invalid options of ``tvc train``."""
 
 

@@ -27,6 +27,7 @@ from typing import Dict, List
 
 import numpy as np
 
+from ..errors import TvcError
 from .cache import CacheLayout
 from .clips import decode_rgb
 
@@ -43,7 +44,7 @@ STILL_SUFFIXES = (".png", ".jpg", ".jpeg")
 _CALIBRATION_SERIES = re.compile(r"^opencv-(left|right)\d+\.jpg$")
 
 
-class DataAssemblyError(RuntimeError):
+class DataAssemblyError(TvcError, RuntimeError):
     """A source could not be fetched or read."""
 
 

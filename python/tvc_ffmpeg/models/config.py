@@ -6,12 +6,13 @@ construction instead of silently meaning "default".
 
 from __future__ import annotations
 
+from ..errors import InvalidArgumentError
 import math
 from dataclasses import asdict, dataclass
 from typing import ClassVar, Tuple
 
 
-class ModelConfigError(ValueError):
+class ModelConfigError(InvalidArgumentError):
     """A model configuration is inconsistent."""
 
 

@@ -10,6 +10,7 @@ distributed with this project; users bring their own.
 
 from __future__ import annotations
 
+from ..errors import InvalidArgumentError
 import math
 import os
 from pathlib import Path
@@ -20,7 +21,7 @@ import torch
 COSMOS_DV_FSQ_LEVELS = (8, 8, 8, 5, 5, 5)
 
 
-class CosmosCheckpointError(ValueError):
+class CosmosCheckpointError(InvalidArgumentError):
     """The TorchScript files are missing or do not behave like a Cosmos discrete tokenizer."""
 
 

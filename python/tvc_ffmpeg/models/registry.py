@@ -9,6 +9,7 @@ with a clear error rather than decoding garbage.
 
 from __future__ import annotations
 
+from ..errors import InvalidArgumentError
 import hashlib
 import os
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ TVC_S_V1 = "tvc-s-v1"
 DEFAULT_MODEL_ID = TVC_S_V1
 
 
-class ModelRegistryError(ValueError):
+class ModelRegistryError(InvalidArgumentError):
     """Unknown model id, or a weights file that is missing or does not match its hash."""
 
 

@@ -15,6 +15,7 @@ raised on resume; the learning-rate schedule is a function of (step, steps).
 
 from __future__ import annotations
 
+from ..errors import InvalidArgumentError
 import csv
 import json
 import logging
@@ -38,7 +39,7 @@ from .validate import ValidationSet
 log = logging.getLogger(__name__)
 
 
-class RunMismatchError(ValueError):
+class RunMismatchError(InvalidArgumentError):
     """The run directory holds a run with a different model or data configuration."""
 
 
