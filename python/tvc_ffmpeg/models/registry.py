@@ -9,8 +9,8 @@ with a clear error rather than decoding garbage.
 
 from __future__ import annotations
 
+from ..checksum import file_sha256
 from ..errors import InvalidArgumentError
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,14 +52,6 @@ REGISTRY: Dict[str, ModelEntry] = {
         sha256="e61426564fc249f6806a3f7e234c656ae3b30a9205b2c3c64e211ba09dfcdcc8",
     ),
 }
-
-
-def file_sha256(path: os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def get_entry(model_id: str) -> ModelEntry:
