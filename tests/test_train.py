@@ -5,6 +5,7 @@ import json
 from dataclasses import replace
 
 import pytest
+import torch
 
 from tokenizer_helpers import TINY, make_tiny_cache
 from tvc_ffmpeg.data.cache import CacheLayout
@@ -130,3 +131,17 @@ def test_train_cli_rejects_bad_arguments(tmp_path):
         main(["tokenizer", "--run-dir", str(tmp_path / "r"), "--crop-frames", "16"])
     with pytest.raises(TrainArgumentError):
         main(["tokenizer", "--run-dir", str(tmp_path / "r"), "--steps", "0"])
+
+
+def test_train_ccm_cli_rejects_bad_arguments(tmp_path):
+    from tvc_ffmpeg.cli.train import TrainArgumentError, main
+
+    with pytest.raises(TrainArgumentError, match="not found"):
+        main(["ccm", "--run-dir", str(tmp_path / "r"), "--tokenizer", str(tmp_path / "missing.pt")])
+    junk = tmp_path / "junk.pt"
+    torch.save({"something": 1}, junk)
+    with pytest.raises(TrainArgumentError, match="not a tokenizer"):
+        main(["ccm", "--run-dir", str(tmp_path / "r"), "--tokenizer", str(junk)])
+    with pytest.raises(TrainArgumentError, match="positive"):
+        main(["ccm", "--run-dir", str(tmp_path / "r"), "--tokenizer", str(junk), "--steps", "0"])
+    assert not (tmp_path / "r").exists()  # nothing written for a refused command

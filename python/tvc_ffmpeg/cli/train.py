@@ -1,8 +1,7 @@
-"""``tvc train tokenizer``: train (or resume) the causal video tokenizer."""
+"""``tvc train tokenizer|ccm``: train (or resume) the tokenizer or its context model."""
 
 from __future__ import annotations
 
-from ..errors import InvalidArgumentError
 import argparse
 import logging
 from dataclasses import replace
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from ..data.cache import CacheLayout
+from ..errors import InvalidArgumentError
 from ..data.dataset import CropConfig
 from ..models.config import TokenizerConfig
 from ..train.losses import LossWeights
@@ -30,8 +30,14 @@ def _int_tuple(text: str) -> tuple:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tvc train", description="Train a model. Only 'tokenizer' exists so far.")
+    p = argparse.ArgumentParser(prog="tvc train", description="Train a model (docs/models.md has the recipes).")
     sub = p.add_subparsers(dest="what", required=True)
+    _add_tokenizer_parser(sub)
+    _add_ccm_parser(sub)
+    return p
+
+
+def _add_tokenizer_parser(sub) -> None:
     t = sub.add_parser("tokenizer", help="train the causal video tokenizer",
                        description="Train the tokenizer; rerunning the same command resumes from "
                                    "RUN_DIR/checkpoint.pt. Writes config.json, train.csv, val.csv, best.pt.")
@@ -55,11 +61,60 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init-weights", type=Path, default=None,
                    help="start a new run from these weights (same model config); ignored when resuming")
     t.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
-    return p
+
+
+def _add_ccm_parser(sub) -> None:
+    from ..train.ccm import CcmTrainConfig
+
+    d = CcmTrainConfig()
+    c = sub.add_parser("ccm", help="train the checkerboard context model on a tokenizer's tokens",
+                       description="Train the integer checkerboard context model (docs/ccm.md) on the tokens "
+                                   "of TOKENIZER; rerunning the same command resumes. Writes tokens.npz, "
+                                   "train.csv, ccm.tvcn and result.json into RUN_DIR.")
+    c.add_argument("--run-dir", required=True, type=Path, help="directory of this run (created if missing)")
+    c.add_argument("--tokenizer", required=True, type=Path,
+                   help="tokenizer weights: a shipped-format file or a run's best.pt")
+    c.add_argument("--steps", type=int, default=d.steps, help="optimizer steps (default %(default)s)")
+    c.add_argument("--hidden", type=int, default=d.hidden, help="hidden width (default %(default)s)")
+    c.add_argument("--batch-size", type=int, default=d.batch_size)
+    c.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (cosine decay to 0)")
+    c.add_argument("--pool-gops", type=int, default=d.pool_gops, help="training GoP crops tokenized once")
+    c.add_argument("--val-every", type=int, default=d.val_every)
+    c.add_argument("--seed", type=int, default=d.seed)
+    c.add_argument("--cache", default=None, help="data cache (default: $TVC_CACHE, else ~/.cache/tvc_ffmpeg)")
+    c.add_argument("--bundle", type=Path, default=None, metavar="OUT",
+                   help="also write TOKENIZER plus the trained context model to OUT (shipped format; "
+                        "TOKENIZER must be shipped-format) and print its sha256")
+
+
+def _train_ccm(args: argparse.Namespace) -> int:
+    from ..codec.model import bundle_weights
+    from ..models.registry import ModelRegistryError, load_tokenizer_file
+    from ..train.ccm import CcmTrainConfig, train_ccm
+
+    if min(args.steps, args.batch_size, args.hidden, args.pool_gops, args.val_every) < 1:
+        raise TrainArgumentError("--steps, --batch-size, --hidden, --pool-gops and --val-every must be positive")
+    if not args.tokenizer.exists():
+        raise TrainArgumentError(f"tokenizer weights not found: {args.tokenizer}")
+    try:
+        tokenizer = load_tokenizer_file(args.tokenizer)
+    except ModelRegistryError as exc:
+        raise TrainArgumentError(str(exc)) from None
+    cfg = CcmTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
+                         pool_gops=args.pool_gops, val_every=args.val_every, seed=args.seed)
+    result = train_ccm(args.run_dir, tokenizer, cfg, args.cache)
+    print(f"bits/token on the validation tokens: raw {result['raw_bits_per_token']:.3f}, "
+          f"histogram {result['histogram_bits_per_token']:.3f}, CCM {result['val_bits_per_token']:.3f}")
+    if args.bundle is not None:
+        blob = (args.run_dir / "ccm.tvcn").read_bytes()
+        print(f"{args.bundle}: sha256 {bundle_weights(args.tokenizer, args.bundle, ccm_blob=blob)}")
+    return 0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.what == "ccm":
+        return _train_ccm(args)
     if args.steps < 1 or args.batch_size < 1:
         raise TrainArgumentError("--steps and --batch-size must be positive")
     if args.crop_size % 16 or (args.crop_frames - 1) % 8:

@@ -113,7 +113,7 @@ def _tokenize(tokenizer, clips: torch.Tensor) -> np.ndarray:
     return to_digits(indices.numpy(), tokenizer.config.fsq_levels)
 
 
-def _validation_digits(tokenizer, gop_frames: int) -> List[np.ndarray]:
+def _validation_digits(tokenizer, gop_frames: int, cache) -> List[np.ndarray]:
     """Digits of every GoP of the validation clips (frames 0-63, padded to the tokenizer's multiple)."""
     from ..data.clips import VALIDATION_CLIPS, load_validation_clip
     from ..metrics import yuv420_to_rgb
@@ -121,7 +121,7 @@ def _validation_digits(tokenizer, gop_frames: int) -> List[np.ndarray]:
     out = []
     sf = tokenizer.spatial_factor
     for clip in VALIDATION_CLIPS:
-        rgb = yuv420_to_rgb(load_validation_clip(clip)).astype(np.float32)  # (T, H, W, 3) in [0, 1]
+        rgb = yuv420_to_rgb(load_validation_clip(clip, cache)).astype(np.float32)  # (T, H, W, 3) in [0, 1]
         t, h, w, _ = rgb.shape
         ph, pw = -(-h // sf) * sf, -(-w // sf) * sf
         rgb = np.pad(rgb, ((0, 0), (0, ph - h), (0, pw - w), (0, 0)), mode="edge")
@@ -143,7 +143,8 @@ def build_token_pool(tokenizer, run_dir: Path, cfg: CcmTrainConfig, cache=None) 
     from ..data.cache import CacheLayout
     from ..data.dataset import CropConfig, GopCropSampler
 
-    sampler = GopCropSampler(CacheLayout.resolve(cache), CropConfig(frames=cfg.gop_frames, size=cfg.crop_size),
+    cache = CacheLayout.resolve(cache)
+    sampler = GopCropSampler(cache, CropConfig(frames=cfg.gop_frames, size=cfg.crop_size),
                              seed=cfg.seed + 1000)
     parts = []
     from tqdm import tqdm
@@ -151,7 +152,7 @@ def build_token_pool(tokenizer, run_dir: Path, cfg: CcmTrainConfig, cache=None) 
     for i in tqdm(range(0, cfg.pool_gops, 4), desc="tokenize", unit="batch"):
         parts.append(_tokenize(tokenizer, sampler.batch(i, min(4, cfg.pool_gops - i))))
     train = np.concatenate(parts)
-    val = _validation_digits(tokenizer, cfg.gop_frames)
+    val = _validation_digits(tokenizer, cfg.gop_frames, cache)
     np.savez_compressed(path, train=train, **{f"val_{i:03d}": v for i, v in enumerate(val)})
     return train, val
 
