@@ -43,7 +43,7 @@ def with_crc(body):
     return body + struct.pack("<I", zlib.crc32(body))
 
 
-def spec_sequence_header(version=(1, 0), width=640, extra=b"", model=b"tvc-s-v1", color_range=1):
+def spec_sequence_header(version=(2, 0), width=640, extra=b"", model=b"tvc-s-v1", color_range=1):
     """A sequence-header packet built from the spec's table, independently of the C++ writer."""
     fields = struct.pack("<BB", *version) + model.ljust(32, b"\0") + SHA
     fields += struct.pack("<HH", width, 272) + struct.pack("<6I", 25, 1, 1, 25, 1, 1)
@@ -51,8 +51,9 @@ def spec_sequence_header(version=(1, 0), width=640, extra=b"", model=b"tvc-s-v1"
     return with_crc(bytes([1]) + uv(len(fields)) + fields)
 
 
-def spec_gop(frames=17, substreams=((1, b"\x00\x00\x01\x00"),), extra=b""):
-    fields = uv(0) + uv(frames) + uv(0) + bytes([3, 0]) + uv(0) + bytes([0, len(substreams)]) + extra
+def spec_gop(frames=17, substreams=((1, b"\x00\x00\x01\x00"),), extra=b"", coded=(320, 136)):
+    fields = uv(0) + uv(frames) + uv(0) + bytes([3, 0]) + uv(0) + uv(coded[0]) + uv(coded[1])
+    fields += bytes([0, len(substreams)]) + extra
     body = bytes([2]) + uv(len(fields)) + fields
     for kind, payload in substreams:
         body += bytes([kind]) + uv(len(payload)) + payload
@@ -71,7 +72,7 @@ def tvc_file(*packets):
 def test_writer_matches_spec_layout():
     assert header().to_bytes() == spec_sequence_header()
     assert len(header().to_bytes()) == 1 + 1 + 104 + 4
-    gop = GopPacket(gop_index=0, frame_count=17, quality=3, substreams=((1, b"\x00\x00\x01\x00"),))
+    gop = GopPacket(gop_index=0, frame_count=17, quality=3, coded_width=320, coded_height=136, substreams=((1, b"\x00\x00\x01\x00"),))
     assert gop.to_bytes() == spec_gop()
 
 
@@ -97,12 +98,12 @@ def test_sequence_header_round_trip(w, h, gop, fr, tb, colors, model, sha):
 @given(
     index=st.integers(0, 2**32 - 1), frames=st.integers(1, 1024),
     pts=st.integers(-2**63, 2**63 - 1), q=st.integers(0, 255), mask=st.integers(0, 255),
-    step=st.integers(0, 65535),
+    step=st.integers(0, 65535), coded=st.tuples(st.integers(1, 16384), st.integers(1, 16384)),
     subs=st.lists(st.binary(max_size=300), max_size=2),
 )
-def test_gop_packet_round_trip(index, frames, pts, q, mask, step, subs):
+def test_gop_packet_round_trip(index, frames, pts, q, mask, step, coded, subs):
     pkt = GopPacket(gop_index=index, frame_count=frames, first_pts=pts, quality=q,
-                    mask_pattern=mask, continuous_step=step,
+                    mask_pattern=mask, continuous_step=step, coded_width=coded[0], coded_height=coded[1],
                     substreams=tuple((k + 1, p) for k, p in enumerate(subs)))
     assert GopPacket.from_bytes(pkt.to_bytes()) == pkt
 
@@ -117,7 +118,7 @@ def test_file_round_trip(tmp_path_factory, sizes, data):
         for i, n in enumerate(sizes):
             payload = data.draw(st.binary(min_size=n, max_size=n))
             pkt = GopPacket(gop_index=i, frame_count=1 + i % 17, first_pts=17 * i,
-                            substreams=((1, payload),))
+                            coded_width=320 * (1 + i % 2), coded_height=136 * (1 + i % 2), substreams=((1, payload),))
             w.write_packet(pkt)
             written.append(pkt)
     r = TvcReader(path)
@@ -128,9 +129,11 @@ def test_file_round_trip(tmp_path_factory, sizes, data):
 def test_writer_refuses_out_of_order_and_oversized_gops(tmp_path):
     with TvcWriter(tmp_path / "a.tvc", header()) as w:
         with pytest.raises(tvc.InvalidArgumentError, match="index"):
-            w.write_packet(GopPacket(gop_index=1, frame_count=1))
+            w.write_packet(GopPacket(gop_index=1, frame_count=1, coded_width=640, coded_height=272))
         with pytest.raises(tvc.InvalidArgumentError, match="GoP length"):
-            w.write_packet(GopPacket(gop_index=0, frame_count=18))
+            w.write_packet(GopPacket(gop_index=0, frame_count=18, coded_width=640, coded_height=272))
+        with pytest.raises(tvc.InvalidArgumentError, match="coded"):
+            w.write_packet(GopPacket(gop_index=0, frame_count=17, coded_width=1281, coded_height=272))
 
 
 # ---------------------------------------------------------------- the damage table, row by row
@@ -140,14 +143,16 @@ def test_missing_signature_is_invalid_data():
         _native.scan_records(b"RIFF" + b"\0" * 20)
 
 
-def test_newer_major_version_is_unsupported():
-    with pytest.raises(tvc.UnsupportedVersionError):
-        SequenceHeader.from_bytes(spec_sequence_header(version=(2, 0)))
+@pytest.mark.parametrize("major", [1, 3])
+def test_other_major_versions_are_unsupported(major):
+    # Major 1 was tvc-ffmpeg 0.1's development format (no coded size per GoP).
+    with pytest.raises(tvc.UnsupportedVersionError, match="reads 2.x"):
+        SequenceHeader.from_bytes(spec_sequence_header(version=(major, 0)))
 
 
 def test_newer_minor_version_decodes_and_skips_unknown_fields():
-    h = SequenceHeader.from_bytes(spec_sequence_header(version=(1, 3), extra=b"future!"))
-    assert (h.version_major, h.version_minor, h.width) == (1, 3, 640)
+    h = SequenceHeader.from_bytes(spec_sequence_header(version=(2, 3), extra=b"future!"))
+    assert (h.version_major, h.version_minor, h.width) == (2, 3, 640)
     p = GopPacket.from_bytes(spec_gop(extra=b"\x01\x02"))
     assert p.frame_count == 17
 
@@ -164,9 +169,15 @@ def test_out_of_range_header_fields_are_invalid_data(packet):
 
 def test_out_of_range_gop_fields_are_invalid_data():
     with pytest.raises(tvc.InvalidDataError, match="frame count"):
-        GopPacket.from_bytes(spec_gop(frames=18), gop_length=17)
+        GopPacket.from_bytes(spec_gop(frames=18), header())
     with pytest.raises(tvc.InvalidDataError, match="frame count"):
         GopPacket.from_bytes(spec_gop(frames=0))
+    # The coded picture may be at most twice the source's size a side, and not empty.
+    assert GopPacket.from_bytes(spec_gop(coded=(1280, 544)), header()).coded_width == 1280
+    with pytest.raises(tvc.InvalidDataError, match="coded width"):
+        GopPacket.from_bytes(spec_gop(coded=(1281, 272)), header())
+    with pytest.raises(tvc.InvalidDataError, match="coded height"):
+        GopPacket.from_bytes(spec_gop(coded=(640, 0)))
 
 
 def test_model_mismatch_is_refused():

@@ -16,7 +16,7 @@ def write_sample(path, gops=3):
     with TvcWriter(path, hdr) as w:
         for i in range(gops):
             w.write_packet(GopPacket(gop_index=i, frame_count=17 if i < gops - 1 else 5,
-                                     first_pts=17 * i, quality=2,
+                                     first_pts=17 * i, quality=2, coded_width=132 + i, coded_height=108,
                                      substreams=((1, bytes(100 + i)),)))
     return hdr
 
@@ -44,6 +44,7 @@ def test_info_text(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "176x144" in out and "tvc-s-v1" in out
     assert "3 GoPs, 39 frames" in out
+    assert "134x108" in out  # the last GoP's coded picture size
 
 
 def test_info_json_and_damage(tmp_path, capsys):
@@ -55,6 +56,7 @@ def test_info_json_and_damage(tmp_path, capsys):
     assert info.main([str(path), "--json"]) == 1
     doc = json.loads(capsys.readouterr().out)
     assert [g["gop_index"] for g in doc["gops"]] == [0, 1]
+    assert [g["coded_size"] for g in doc["gops"]] == [[132, 108], [133, 108]]
     assert doc["damaged"][0]["error"] == "CrcMismatchError"
     assert info.main([str(path)]) == 1
     assert "DAMAGED" in capsys.readouterr().out

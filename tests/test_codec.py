@@ -17,6 +17,7 @@ import torch
 import tvc_ffmpeg as tvc
 from tvc_ffmpeg.bitstream import GopPacket, TvcReader, TvcWriter
 from tvc_ffmpeg.codec import CodecModel, Decoder, Encoder, TokenCoder
+from tvc_ffmpeg.codec.session import DEFAULT_QUALITY, coded_size
 from tvc_ffmpeg.models import CausalVideoTokenizer, TokenizerConfig, export_weights
 from tvc_ffmpeg.video import Frame, VideoInfo, open_output
 
@@ -46,25 +47,28 @@ def clip(w, h, n, seed=0):
                   np.full((ch, cw), 130, np.uint8), pts=1000 + 3 * i) for i in range(n)]
 
 
-def run_codec(model, frames, info, gop=17):
-    enc = Encoder(info, model, gop)
+def run_codec(model, frames, info, gop=17, quality=DEFAULT_QUALITY):
+    enc = Encoder(info, model, gop, quality)
     packets = [p for f in frames for p in enc.encode(f)] + enc.encode(None)
     dec = Decoder(enc.header, model)
-    out = [f for p in packets for f in dec.decode(GopPacket.from_bytes(p.to_bytes(), gop))]
+    out = [f for p in packets for f in dec.decode(GopPacket.from_bytes(p.to_bytes(), enc.header))]
     return enc, dec, packets, out
 
 
-@pytest.mark.parametrize("w, h, n", [(177, 99, 18), (32, 32, 1), (64, 48, 17), (40, 24, 35)])
-def test_round_trip_frame_count_size_and_tokens(model, w, h, n):
+@pytest.mark.parametrize("w, h, n, quality", [(177, 99, 18, 2), (32, 32, 1, 2), (64, 48, 17, 2), (40, 24, 35, 2),
+                                              (177, 99, 18, 0), (177, 99, 18, 1), (33, 17, 2, 3)])
+def test_round_trip_frame_count_size_and_tokens(model, w, h, n, quality):
     info = VideoInfo(width=w, height=h, frame_rate=Fraction(25), time_base=Fraction(1, 75))
     frames = clip(w, h, n)
-    enc, dec, packets, out = run_codec(model, frames, info)
+    enc, dec, packets, out = run_codec(model, frames, info, quality=quality)
+    assert all((p.coded_width, p.coded_height) == coded_size(info, quality) for p in packets)
     assert len(out) == n
     assert [p.frame_count for p in packets] == [17] * (n // 17) + ([n % 17] if n % 17 else [])
     assert all(f.y.shape == (h, w) and f.u.shape == ((h + 1) // 2, (w + 1) // 2) for f in out)
     assert [f.pts for f in out] == [1000 + 3 * i for i in range(n)]  # CFR pts carried through
     for i, p in enumerate(packets):
-        assert np.array_equal(enc.tokens_of(frames[17 * i : 17 * i + 17]), dec.tokens_of(p))
+        coded = (p.coded_width, p.coded_height)
+        assert np.array_equal(enc.tokens_of(frames[17 * i : 17 * i + 17], coded), dec.tokens_of(p))
 
 
 def test_token_coder_round_trip_and_raw_rate():
@@ -102,7 +106,7 @@ def test_refuses_stream_of_another_model(model, weights_file, tmp_path):
 def test_damaged_gop_is_skipped_by_cli(model, weights_file, tmp_path):
     info = VideoInfo(width=32, height=32)
     frames = clip(32, 32, 40)
-    enc = Encoder(info, model)
+    enc = Encoder(info, model, gop_length=17)
     path = tmp_path / "s.tvc"
     with TvcWriter(path, enc.header) as w:
         for p in [p for f in frames for p in enc.encode(f)] + enc.encode(None):
@@ -146,13 +150,14 @@ def test_cross_process_determinism(model, weights_file, tmp_path):
     identical parsed tokens (exactly the encoder's) and identical frames."""
     info = VideoInfo(width=48, height=32)
     frames = clip(48, 32, 20, seed=5)
-    enc = Encoder(info, model)
+    enc = Encoder(info, model, gop_length=17, quality=1)  # resampled: 36x24 coded
     path = tmp_path / "d.tvc"
     with TvcWriter(path, enc.header) as w:
         packets = [p for f in frames for p in enc.encode(f)] + enc.encode(None)
         for p in packets:
             w.write_packet(p)
-    expected_tokens = [enc.tokens_of(frames[:17]).tolist(), enc.tokens_of(frames[17:]).tolist()]
+    coded = coded_size(info, 1)
+    expected_tokens = [enc.tokens_of(frames[:17], coded).tolist(), enc.tokens_of(frames[17:], coded).tolist()]
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     results = []
@@ -221,45 +226,50 @@ def test_model_with_ccm_codes_tokens_exactly(weights_file, tmp_path):
     enc, dec, packets, out = run_codec(model, frames, info)
     assert len(out) == 20
     for i, p in enumerate(packets):
-        assert np.array_equal(enc.tokens_of(frames[17 * i : 17 * i + 17]), dec.tokens_of(p))
+        coded = (p.coded_width, p.coded_height)
+        assert np.array_equal(enc.tokens_of(frames[17 * i : 17 * i + 17], coded), dec.tokens_of(p))
     # A decoder holding the same tokenizer without the CCM is a different model.
     with pytest.raises(tvc.ModelMismatchError):
         Decoder(enc.header, CodecModel.from_file(weights_file))
 
 
-@pytest.mark.parametrize("quality", [0, 1, 2, 3])
-def test_quality_levels_round_trip_and_order_rates(model, quality):
+@pytest.mark.parametrize("pattern", [0, 1, 2, 3])
+def test_mask_patterns_round_trip_and_drop_their_share(model, pattern):
     info = VideoInfo(width=64, height=64)  # a 4x4 latent grid: the patterns' shares are exact
     frames = clip(64, 64, 17, seed=11)
-    enc, dec, packets, out = run_codec_q(model, frames, info, quality)
+    enc, dec, packets, out = run_codec_masked(model, frames, info, pattern)
     assert len(out) == 17
     p = packets[0]
-    assert p.quality == quality and p.mask_pattern == 3 - quality
+    assert p.quality == DEFAULT_QUALITY and p.mask_pattern == pattern
     sent = enc.tokens_of(frames)
     got = dec.tokens_of(p)
     keep = got >= 0
     assert np.array_equal(got[keep], sent[keep])
-    assert keep[0].all() and (1 - keep[1:].mean()) == pytest.approx(0.25 * (3 - quality))
+    assert keep[0].all() and (1 - keep[1:].mean()) == pytest.approx(0.25 * pattern)
 
 
-def run_codec_q(model, frames, info, quality):
-    enc = Encoder(info, model, 17, quality)
+def run_codec_masked(model, frames, info, pattern, quality=DEFAULT_QUALITY):
+    enc = Encoder(info, model, 17, quality, pattern)
     packets = [p for f in frames for p in enc.encode(f)] + enc.encode(None)
     dec = Decoder(enc.header, model)
     return enc, dec, packets, [f for p in packets for f in dec.decode(p)]
 
 
-def test_rate_falls_with_quality(model):
+def test_rate_rises_with_quality_and_falls_with_masking(model):
     info = VideoInfo(width=64, height=64)
     frames = clip(64, 64, 17, seed=12)
-    sizes = [len(run_codec_q(model, frames, info, q)[2][0].to_bytes()) for q in (0, 1, 2, 3)]
-    assert sizes == sorted(sizes) and sizes[0] < sizes[3]
+
+    def size(quality, pattern):
+        return len(run_codec_masked(model, frames, info, pattern, quality)[2][0].to_bytes())
+
+    by_quality = [size(q, 0) for q in (0, 1, 2, 3)]
+    assert by_quality == sorted(by_quality) and by_quality[0] < by_quality[3]
+    by_pattern = [size(DEFAULT_QUALITY, m) for m in (3, 2, 1, 0)]
+    assert by_pattern == sorted(by_pattern) and by_pattern[0] < by_pattern[3]
 
 
-def test_bad_quality_and_unknown_pattern(model):
-    with pytest.raises(tvc.InvalidArgumentError, match="higher = better"):
-        Encoder(VideoInfo(width=32, height=32), model, quality=7)
-    enc = Encoder(VideoInfo(width=32, height=32), model)
+def test_unknown_mask_pattern_in_a_packet_is_invalid_data(model):
+    enc = Encoder(VideoInfo(width=32, height=32), model, gop_length=17)
     p = [p for f in clip(32, 32, 17) for p in enc.encode(f)][0]
     import dataclasses
 
@@ -287,8 +297,25 @@ def test_model_with_predictor_fills_dropped_tokens(weights_file, tmp_path):
     assert model.predictor is not None
     info = VideoInfo(width=64, height=64)
     frames = clip(64, 64, 17, seed=13)
-    enc, dec, packets, out = run_codec_q(model, frames, info, 0)
+    enc, dec, packets, out = run_codec_masked(model, frames, info, 3)
     assert len(out) == 17
     grid = dec.tokens_of(packets[0])
     filled = dec.complete(grid)
     assert (filled >= 0).all() and np.array_equal(filled[grid >= 0], grid[grid >= 0])
+
+
+def test_quality_levels_code_the_documented_picture_sizes():
+    info = VideoInfo(width=640, height=272)
+    assert [coded_size(info, q) for q in range(4)] == [(320, 136), (480, 204), (640, 272), (960, 408)]
+    odd = VideoInfo(width=177, height=99)
+    assert [coded_size(odd, q) for q in range(4)] == [(89, 50), (133, 74), (177, 99), (266, 149)]
+    assert coded_size(VideoInfo(width=1, height=1), 0) == (1, 1)
+    assert coded_size(VideoInfo(width=16384, height=9000), 3) == (16384, 13500)
+
+
+def test_encoder_refuses_unknown_quality_and_mask_pattern(model):
+    info = VideoInfo(width=32, height=32)
+    with pytest.raises(tvc.InvalidArgumentError, match="quality"):
+        Encoder(info, model, quality=4)
+    with pytest.raises(tvc.InvalidArgumentError, match="mask pattern"):
+        Encoder(info, model, mask_pattern=4)

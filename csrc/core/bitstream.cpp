@@ -1,5 +1,6 @@
 #include "bitstream.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "bytes.hpp"
@@ -104,10 +105,12 @@ SequenceHeader parse_sequence_header(const uint8_t* data, std::size_t size) {
   SequenceHeader h;
   h.version_major = r.u8();
   h.version_minor = r.u8();
+  // Major 1 was the development format of tvc-ffmpeg 0.1 (no coded picture size
+  // per GoP); it is refused like any other major this decoder does not know.
   if (h.version_major != kVersionMajor)
-    fail(h.version_major > kVersionMajor ? TVC_EUNSUPPORTED_VERSION : TVC_EINVALIDDATA,
+    fail(TVC_EUNSUPPORTED_VERSION,
          "bitstream version " + std::to_string(h.version_major) + "." +
-             std::to_string(h.version_minor) + " is not supported (this decoder reads 1.x)");
+             std::to_string(h.version_minor) + " is not supported (this decoder reads 2.x)");
   if (fields_size < kSequenceHeaderFieldsV10)
     fail(TVC_ETRUNCATED, "sequence header shorter than version 1.0 requires");
   const uint8_t* id = r.bytes(kModelIdSize);
@@ -142,6 +145,8 @@ std::vector<uint8_t> write_gop_packet(const GopPacket& p) {
   if (p.frame_count < 1 || p.frame_count > kMaxGopLength)
     fail(TVC_EINVAL, "GoP frame count must be 1..1024");
   if (p.continuous_step > 0xffff) fail(TVC_EINVAL, "continuous step must be below 65536");
+  if (p.coded_width < 1 || p.coded_width > kMaxDimension || p.coded_height < 1 || p.coded_height > kMaxDimension)
+    fail(TVC_EINVAL, "coded picture size must be 1..16384 a side");
   if (p.substreams.size() > kMaxSubstreams) fail(TVC_EINVAL, "at most 16 substreams per GoP");
   ByteWriter fields;
   fields.uv(p.gop_index);
@@ -150,6 +155,8 @@ std::vector<uint8_t> write_gop_packet(const GopPacket& p) {
   fields.u8(p.quality);
   fields.u8(p.mask_pattern);
   fields.uv(p.continuous_step);
+  fields.uv(p.coded_width);
+  fields.uv(p.coded_height);
   fields.u8(p.flags);
   fields.u8(static_cast<uint8_t>(p.substreams.size()));
   ByteWriter w;
@@ -172,7 +179,23 @@ std::vector<uint8_t> write_gop_packet(const GopPacket& p) {
   return w.buffer();
 }
 
-GopPacket parse_gop_packet(const uint8_t* data, std::size_t size, uint32_t gop_length) {
+namespace {
+
+uint32_t parse_coded_side(ByteReader& f, uint32_t source, const char* name) {
+  const uint64_t v = f.uv();
+  const uint64_t limit = source ? std::min<uint64_t>(2ull * source, kMaxDimension) : kMaxDimension;
+  if (v < 1 || v > limit)
+    fail(TVC_EINVALIDDATA, std::string("coded ") + name + " " + std::to_string(v) + " outside 1.." +
+                               std::to_string(limit));
+  return static_cast<uint32_t>(v);
+}
+
+}  // namespace
+
+GopPacket parse_gop_packet(const uint8_t* data, std::size_t size, const SequenceHeader* stream) {
+  const uint32_t gop_length = stream ? stream->gop_length : 0;
+  const uint32_t width = stream ? stream->width : 0;
+  const uint32_t height = stream ? stream->height : 0;
   const std::size_t body = verified_body_size(data, size);
   ByteReader r(data, body, "GoP packet");
   if (r.u8() != kPacketGop) fail(TVC_EINVALIDDATA, "not a GoP packet");
@@ -196,6 +219,8 @@ GopPacket parse_gop_packet(const uint8_t* data, std::size_t size, uint32_t gop_l
   const uint64_t step = f.uv();
   if (step > 0xffff) fail(TVC_EINVALIDDATA, "continuous step above 65535");
   p.continuous_step = static_cast<uint32_t>(step);
+  p.coded_width = parse_coded_side(f, width, "width");
+  p.coded_height = parse_coded_side(f, height, "height");
   p.flags = f.u8();
   const uint8_t count = f.u8();
   if (count > kMaxSubstreams) fail(TVC_EINVALIDDATA, "more than 16 substreams");

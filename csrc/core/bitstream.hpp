@@ -13,7 +13,7 @@
 
 namespace tvc {
 
-constexpr uint8_t kVersionMajor = 1;
+constexpr uint8_t kVersionMajor = 2;
 constexpr uint8_t kVersionMinor = 0;
 constexpr uint8_t kPacketSequenceHeader = 1;
 constexpr uint8_t kPacketGop = 2;
@@ -66,6 +66,10 @@ struct GopPacket {
   uint8_t quality = 0;
   uint8_t mask_pattern = 0;
   uint32_t continuous_step = 0;
+  // Picture size the tokenizer coded (1..16384 a side); the decoder resamples
+  // it to the sequence's width x height.
+  uint32_t coded_width = 0;
+  uint32_t coded_height = 0;
   uint8_t flags = 0;
   std::vector<Substream> substreams;
 };
@@ -77,8 +81,9 @@ std::vector<uint8_t> write_sequence_header(const SequenceHeader& header);
 SequenceHeader parse_sequence_header(const uint8_t* data, std::size_t size);
 
 std::vector<uint8_t> write_gop_packet(const GopPacket& packet);
-// gop_length > 0 also checks frame_count against the stream's GoP length.
-GopPacket parse_gop_packet(const uint8_t* data, std::size_t size, uint32_t gop_length);
+// Given the stream's sequence header, also checks frame_count against its GoP
+// length and the coded size against its picture size (at most twice it).
+GopPacket parse_gop_packet(const uint8_t* data, std::size_t size, const SequenceHeader* stream = nullptr);
 
 // .tvc framing: one record around one packet.
 std::vector<uint8_t> write_record(const std::vector<uint8_t>& packet);

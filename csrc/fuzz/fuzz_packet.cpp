@@ -18,9 +18,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const tvc::Error&) {
   }
   try {
-    tvc::GopPacket p = tvc::parse_gop_packet(data, size, 0);
+    tvc::GopPacket p = tvc::parse_gop_packet(data, size);
     const std::vector<uint8_t> again = tvc::write_gop_packet(p);
-    const tvc::GopPacket p2 = tvc::parse_gop_packet(again.data(), again.size(), 0);
+    const tvc::GopPacket p2 = tvc::parse_gop_packet(again.data(), again.size());
     if (p2.frame_count != p.frame_count || p2.substreams.size() != p.substreams.size()) std::abort();
   } catch (const tvc::Error&) {
   }

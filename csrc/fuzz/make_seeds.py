@@ -21,7 +21,8 @@ def packet_seeds():
     h = hdr.to_bytes()
     gops = [
         GopPacket(gop_index=i, frame_count=17 - i, first_pts=17 * i - 3, quality=i,
-                  mask_pattern=i % 3, continuous_step=256 * i,
+                  mask_pattern=i % 3, continuous_step=256 * i, coded_width=640 // (1 + i % 2),
+                  coded_height=272 // (1 + i % 2),
                   substreams=tuple((k, bytes([i]) * (4 + 2 * i)) for k in (1, 2)[: i % 3]))
         .to_bytes()
         for i in range(4)

@@ -125,6 +125,8 @@ py::dict gop_to_dict(const tvc::GopPacket& p) {
   d["quality"] = p.quality;
   d["mask_pattern"] = p.mask_pattern;
   d["continuous_step"] = p.continuous_step;
+  d["coded_width"] = p.coded_width;
+  d["coded_height"] = p.coded_height;
   d["flags"] = p.flags;
   py::list subs;
   for (const auto& s : p.substreams) subs.append(py::make_tuple(s.kind, to_bytes(s.payload)));
@@ -140,6 +142,8 @@ tvc::GopPacket gop_from_dict(const py::dict& d) {
   p.quality = d["quality"].cast<uint8_t>();
   p.mask_pattern = d["mask_pattern"].cast<uint8_t>();
   p.continuous_step = d["continuous_step"].cast<uint32_t>();
+  p.coded_width = d["coded_width"].cast<uint32_t>();
+  p.coded_height = d["coded_height"].cast<uint32_t>();
   p.flags = d["flags"].cast<uint8_t>();
   for (const auto& item : d["substreams"]) {
     auto t = item.cast<py::tuple>();
@@ -484,10 +488,12 @@ PYBIND11_MODULE(_native, m) {
   m.def("write_gop_packet", [](const py::dict& d) {
     return to_bytes(tvc::write_gop_packet(gop_from_dict(d)));
   }, py::arg("packet"));
-  m.def("parse_gop_packet", [](const py::buffer& b, uint32_t gop_length) {
+  m.def("parse_gop_packet", [](const py::buffer& b, const py::object& header) {
     BytesView v(b);
-    return gop_to_dict(tvc::parse_gop_packet(v.data(), v.size(), gop_length));
-  }, py::arg("packet"), py::arg("gop_length") = 0);
+    if (header.is_none()) return gop_to_dict(tvc::parse_gop_packet(v.data(), v.size()));
+    const tvc::SequenceHeader h = header_from_dict(header.cast<py::dict>());
+    return gop_to_dict(tvc::parse_gop_packet(v.data(), v.size(), &h));
+  }, py::arg("packet"), py::arg("header") = py::none());
   m.def("packet_type", [](const py::buffer& b) {
     BytesView v(b);
     return tvc::packet_type(v.data(), v.size());

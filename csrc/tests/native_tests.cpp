@@ -213,24 +213,35 @@ void test_bitstream() {
   p.first_pts = -5;
   p.quality = 4;
   p.mask_pattern = 2;
+  p.coded_width = 320;
+  p.coded_height = 136;
   p.substreams.push_back({tvc::kSubstreamDiscrete, std::vector<uint8_t>(100, 0xab)});
   p.substreams.push_back({200, std::vector<uint8_t>(3, 1)});  // ignorable extension
   const auto pb = tvc::write_gop_packet(p);
-  const auto p2 = tvc::parse_gop_packet(pb.data(), pb.size(), 17);
+  tvc::SequenceHeader stream;
+  stream.gop_length = 17;
+  stream.width = 640;
+  stream.height = 272;
+  const auto p2 = tvc::parse_gop_packet(pb.data(), pb.size(), &stream);
   CHECK(p2.gop_index == 3 && p2.frame_count == 17 && p2.first_pts == -5 && p2.quality == 4);
+  CHECK(p2.coded_width == 320 && p2.coded_height == 136);
   CHECK(p2.substreams.size() == 1 && p2.substreams[0].payload.size() == 100);
 
   // Every single-byte flip is caught (the CRC covers the whole packet).
   for (std::size_t i = 0; i < pb.size(); ++i) {
     auto bad = pb;
     bad[i] ^= 0x01;
-    CHECK(error_of([&] { tvc::parse_gop_packet(bad.data(), bad.size(), 17); }) != 0);
+    CHECK(error_of([&] { tvc::parse_gop_packet(bad.data(), bad.size(), &stream); }) != 0);
   }
   // Every truncation is caught.
   for (std::size_t cut = 0; cut < pb.size(); ++cut)
-    CHECK(error_of([&] { tvc::parse_gop_packet(pb.data(), cut, 17); }) != 0);
-  // frame_count above the stream's GoP length.
-  CHECK(error_of([&] { tvc::parse_gop_packet(pb.data(), pb.size(), 16); }) == TVC_EINVALIDDATA);
+    CHECK(error_of([&] { tvc::parse_gop_packet(pb.data(), cut, &stream); }) != 0);
+  // frame_count above the stream's GoP length; coded size above twice the picture.
+  stream.gop_length = 16;
+  CHECK(error_of([&] { tvc::parse_gop_packet(pb.data(), pb.size(), &stream); }) == TVC_EINVALIDDATA);
+  stream.gop_length = 17;
+  stream.width = 159;
+  CHECK(error_of([&] { tvc::parse_gop_packet(pb.data(), pb.size(), &stream); }) == TVC_EINVALIDDATA);
 
   // File scan: header + 3 GoPs, damage in the middle one, resync after it.
   std::vector<uint8_t> file(tvc::kFileSignature, tvc::kFileSignature + tvc::kSignatureSize);

@@ -80,6 +80,8 @@ class GopPacket:
     quality: int = 0
     mask_pattern: int = 0
     continuous_step: int = 0
+    coded_width: int = 0  # picture size the tokenizer coded; the decoder resamples to the
+    coded_height: int = 0  # sequence's width x height (equal to them when not resampled)
     flags: int = 0
     substreams: Tuple[Tuple[int, bytes], ...] = field(default_factory=tuple)
 
@@ -89,8 +91,10 @@ class GopPacket:
         return _native.write_gop_packet(d)
 
     @classmethod
-    def from_bytes(cls, packet: bytes, gop_length: int = 0) -> "GopPacket":
-        d = _native.parse_gop_packet(packet, gop_length)
+    def from_bytes(cls, packet: bytes, stream: Optional[SequenceHeader] = None) -> "GopPacket":
+        """Parses one GoP packet; given the stream's header, also checks the frame
+        count against its GoP length and the coded size against its picture size."""
+        d = _native.parse_gop_packet(packet, None if stream is None else dataclasses.asdict(stream))
         d["substreams"] = tuple((int(k), bytes(p)) for k, p in d["substreams"])
         return cls(**d)
 
@@ -147,6 +151,12 @@ class TvcWriter:
             raise InvalidArgumentError(
                 f"GoP of {packet.frame_count} frames exceeds the stream's GoP length "
                 f"{self.header.gop_length}"
+            )
+        h = self.header
+        if not (1 <= packet.coded_width <= 2 * h.width and 1 <= packet.coded_height <= 2 * h.height):
+            raise InvalidArgumentError(
+                f"coded picture {packet.coded_width}x{packet.coded_height} must be 1x1 up to twice "
+                f"the stream's {h.width}x{h.height}"
             )
         data = packet.to_bytes()
         self._write(_native.write_record(data))
@@ -217,7 +227,7 @@ class TvcReader:
             if record.packet_type != PACKET_GOP:
                 continue  # unknown packet type with a valid CRC: skipped by the spec
             try:
-                packet = GopPacket.from_bytes(self.packet_bytes(record), self.header.gop_length)
+                packet = GopPacket.from_bytes(self.packet_bytes(record), self.header)
             except InvalidDataError as exc:
                 yield dataclasses.replace(record, error=exc), None
                 continue

@@ -16,7 +16,7 @@ from typing import Iterator, Optional, Union
 
 from .bitstream import TvcReader, TvcWriter
 from .codec import CodecModel, Decoder, Encoder
-from .codec.session import DEFAULT_GOP_LENGTH
+from .codec.session import DEFAULT_GOP_LENGTH, DEFAULT_QUALITY
 from .errors import InvalidArgumentError, InvalidDataError
 from .video.frames import Frame, VideoInfo
 
@@ -27,8 +27,8 @@ class TvcOutput:
     """A .tvc file being written frame by frame."""
 
     def __init__(self, path: Union[str, os.PathLike], info: VideoInfo, model: Optional[CodecModel],
-                 gop_length: int) -> None:
-        self._encoder = Encoder(info, model, gop_length)
+                 gop_length: int, quality: int) -> None:
+        self._encoder = Encoder(info, model, gop_length, quality)
         self._writer = TvcWriter(path, self._encoder.header)
 
     def write(self, frame: Frame) -> None:
@@ -83,12 +83,14 @@ class TvcInput:
 
 
 def open(path: Union[str, os.PathLike], mode: str = "r", *, info: Optional[VideoInfo] = None,
-         model: Optional[CodecModel] = None, gop_length: int = DEFAULT_GOP_LENGTH):
-    """Open a .tvc file: mode "r" yields decoded frames, mode "w" (needs ``info``) encodes them."""
+         model: Optional[CodecModel] = None, gop_length: int = DEFAULT_GOP_LENGTH,
+         quality: int = DEFAULT_QUALITY):
+    """Open a .tvc file: mode "r" yields decoded frames, mode "w" (needs ``info``) encodes
+    them at ``quality`` (0..3, higher = better)."""
     if mode == "r":
         return TvcInput(path, model)
     if mode == "w":
         if info is None:
             raise InvalidArgumentError('tvc_ffmpeg.open(..., "w") needs info=VideoInfo(...)')
-        return TvcOutput(path, info, model, gop_length)
+        return TvcOutput(path, info, model, gop_length, quality)
     raise InvalidArgumentError(f'mode must be "r" or "w", not {mode!r}')

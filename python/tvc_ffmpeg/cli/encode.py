@@ -8,7 +8,8 @@ from typing import Optional, Sequence
 
 from ..bitstream import TvcWriter
 from ..codec import Encoder
-from ..codec.session import DEFAULT_GOP_LENGTH, DEFAULT_QUALITY, QUALITY_LEVELS
+from .._native import NUM_MASK_PATTERNS
+from ..codec.session import DEFAULT_GOP_LENGTH, DEFAULT_QUALITY, QUALITY_SCALES
 from ..video import open_input
 from ._common import add_model_arguments, load_model, progress
 
@@ -31,10 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gop-length", type=int, default=DEFAULT_GOP_LENGTH,
                    help=f"frames per GoP, 1 + 8k (default {DEFAULT_GOP_LENGTH}); longer GoPs cost "
                         "fewer bits per frame, each GoP is decodable on its own")
-    p.add_argument("--quality", "-q", type=int, default=DEFAULT_QUALITY, choices=sorted(QUALITY_LEVELS),
-                   help=f"quality level, higher = better (default {DEFAULT_QUALITY}): 3 sends every token; "
-                        "2, 1, 0 drop 25, 50, 75 %% of the tokens after each GoP's first latent frame, "
-                        "which the decoder predicts")
+    scales = ", ".join(f"{q}: {s}" for q, s in sorted(QUALITY_SCALES.items()))
+    p.add_argument("--quality", "-q", type=int, default=DEFAULT_QUALITY, choices=sorted(QUALITY_SCALES),
+                   help=f"quality level, higher = better (default {DEFAULT_QUALITY}); each codes the "
+                        f"picture at a fraction of the source size ({scales}) and the decoder scales "
+                        "it back")
+    p.add_argument("--mask-pattern", type=int, default=0, choices=range(NUM_MASK_PATTERNS),
+                   help="drop 0 (default), 25, 50 or 75 %% of the tokens after each GoP's first latent "
+                        "frame; the decoder predicts them. Costs more quality per bit saved than a "
+                        "lower --quality (docs/codec.md)")
     p.add_argument("--frames", type=int, default=None, help="encode at most this many frames")
     add_model_arguments(p)
     return p
@@ -46,7 +52,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         build_parser().error("--frames must be at least 1")
     model = load_model(args)
     frames = 0
-    with open_input(args.input) as reader, Encoder(reader.info, model, args.gop_length, args.quality) as enc, \
+    with open_input(args.input) as reader, Encoder(reader.info, model, args.gop_length, args.quality,
+                                                   args.mask_pattern) as enc, \
             TvcWriter(args.output, enc.header) as writer, progress(args.frames, "encode") as bar:
         for frame in reader:
             for packet in enc.encode(frame):

@@ -15,7 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tvc info",
         description=(
             "Print a .tvc file's sequence header and, per GoP, its frame count, first pts, "
-            "quality level, mask pattern and size (bytes, and bits per pixel = bytes*8 / "
+            "quality level, mask pattern, coded picture size and size (bytes, and bits per pixel = bytes*8 / "
             "(width*height*frames)). Damaged packets are flagged; the exit status is 1 "
             "when any damage was found."
         ),
@@ -53,6 +53,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 "quality": packet.quality,
                 "mask_pattern": packet.mask_pattern,
                 "continuous_step": packet.continuous_step,
+                "coded_size": [packet.coded_width, packet.coded_height],
                 "bytes": record.packet_size,
                 "substreams": {str(k): len(p) for k, p in packet.substreams},
                 "bpp": record.packet_size * 8 / (pixels * packet.frame_count),
@@ -83,10 +84,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               f"matrix {h.colorspace}, range {COLOR_RANGES.get(h.color_range)}")
         print(f"timing      {fr} fps, time base {h.time_base[0]}/{h.time_base[1]}, "
               f"GoP length {h.gop_length}")
-        print(f"{'gop':>5} {'frames':>6} {'first_pts':>10} {'q':>3} {'mask':>4} {'bytes':>8} {'bpp':>9}")
+        print(f"{'gop':>5} {'frames':>6} {'first_pts':>10} {'q':>3} {'mask':>4} {'coded':>11} "
+              f"{'bytes':>8} {'bpp':>9}")
         for g in gops:
+            coded = "{}x{}".format(*g["coded_size"])
             print(f"{g['gop_index']:>5} {g['frames']:>6} {g['first_pts']:>10} {g['quality']:>3} "
-                  f"{g['mask_pattern']:>4} {g['bytes']:>8} {g['bpp']:>9.5f}")
+                  f"{g['mask_pattern']:>4} {coded:>11} {g['bytes']:>8} {g['bpp']:>9.5f}")
         for d in damaged:
             print(f"DAMAGED at byte {d['offset']} ({d['size']} bytes): {d['error']}: {d['message']}")
         print(f"total       {len(gops)} GoPs, {frames} frames, {total_bpp:.5f} bpp"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from fractions import Fraction
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -20,19 +20,23 @@ from ..bitstream import SUBSTREAM_DISCRETE, GopPacket, SequenceHeader, require_m
 from ..errors import InvalidArgumentError, InvalidDataError
 from ..video.color import resolve_matrix, rgb_to_yuv420, yuv420_to_rgb
 from ..video.frames import Frame, VideoInfo
+from ..video.resample import resize_rgb, scaled_size
 from .._native import NUM_MASK_PATTERNS
 from .model import CodecModel
 from .predict import copy_previous
 
 log = logging.getLogger(__name__)
 
-DEFAULT_GOP_LENGTH = 17  # 1 + 2 x 8: three latent frames per GoP
+# 1 + 4 x 8 frames: five latent frames per GoP. Measured on bikes 0-63 at the
+# same quality as GoPs of 17 for 15 % fewer bits (docs/codec.md).
+DEFAULT_GOP_LENGTH = 33
 
-# Quality levels, higher = better: each drops the share of later-latent-frame
-# tokens that its mask pattern names (csrc/core/mask.hpp); the decoder predicts
-# the dropped ones.
-QUALITY_LEVELS = {3: 0, 2: 1, 1: 2, 0: 3}  # quality -> mask pattern
-DEFAULT_QUALITY = 3
+# Quality levels, higher = better: the size of the picture the tokenizer codes,
+# relative to the source (docs/codec.md has each level's measured rate and
+# quality). Coding a smaller picture is far cheaper in quality per bit saved
+# than dropping tokens; the top level codes a larger one for more detail.
+QUALITY_SCALES = {0: Fraction(1, 2), 1: Fraction(3, 4), 2: Fraction(1), 3: Fraction(3, 2)}
+DEFAULT_QUALITY = 2
 PREDICTOR_STEPS = 2  # parallel prediction steps for dropped tokens
 
 
@@ -45,17 +49,20 @@ def valid_length(frames: int, temporal_factor: int) -> int:
     return 1 + _ceil_to(frames - 1, temporal_factor)
 
 
-class _Geometry:
-    """Padding of a picture to the tokenizer's multiple, and the latent grid."""
+def coded_size(info: VideoInfo, quality: int) -> Tuple[int, int]:
+    """(width, height) of the picture the tokenizer codes at ``quality``."""
+    return scaled_size(info.width, info.height, QUALITY_SCALES[quality])
 
-    def __init__(self, info: VideoInfo, model: CodecModel) -> None:
+
+class _Geometry:
+    """One coded picture size: its padding to the tokenizer's multiple and the latent grid."""
+
+    def __init__(self, width: int, height: int, model: CodecModel) -> None:
         sf = model.spatial_factor
-        self.height, self.width = info.height, info.width
-        self.padded_h, self.padded_w = _ceil_to(info.height, sf), _ceil_to(info.width, sf)
+        self.height, self.width = height, width
+        self.padded_h, self.padded_w = _ceil_to(height, sf), _ceil_to(width, sf)
         self.latent_h, self.latent_w = self.padded_h // sf, self.padded_w // sf
         self.temporal_factor = model.temporal_factor
-        self.matrix = resolve_matrix(info.colorspace, info.height)
-        self.color_range = info.color_range
 
     def latent_frames(self, frames: int) -> int:
         return 1 + (valid_length(frames, self.temporal_factor) - 1) // self.temporal_factor
@@ -85,13 +92,21 @@ def header_to_info(h: SequenceHeader) -> VideoInfo:
 
 
 class Encoder:
+    """Frames in, GoP packets out. ``quality`` (0..3, higher = better) picks the
+    coded picture size; ``mask_pattern`` (docs/codec.md) drops tokens for the
+    decoder to predict."""
+
     def __init__(self, info: VideoInfo, model: Optional[CodecModel] = None,
-                 gop_length: int = DEFAULT_GOP_LENGTH, quality: int = DEFAULT_QUALITY) -> None:
-        if quality not in QUALITY_LEVELS:
+                 gop_length: int = DEFAULT_GOP_LENGTH, quality: int = DEFAULT_QUALITY,
+                 mask_pattern: int = 0) -> None:
+        if quality not in QUALITY_SCALES:
             raise InvalidArgumentError(
-                f"quality must be one of {sorted(QUALITY_LEVELS)} (higher = better), got {quality}"
+                f"quality must be one of {sorted(QUALITY_SCALES)} (higher = better), got {quality}"
             )
+        if not 0 <= mask_pattern < NUM_MASK_PATTERNS:
+            raise InvalidArgumentError(f"mask pattern must be 0..{NUM_MASK_PATTERNS - 1}, got {mask_pattern}")
         self.quality = quality
+        self.mask_pattern = mask_pattern
         self.model = model if model is not None else CodecModel.load()
         tf = self.model.temporal_factor
         if gop_length < 1 or (gop_length - 1) % tf or gop_length > 1024:
@@ -102,7 +117,7 @@ class Encoder:
         self.info = info
         self.gop_length = gop_length
         self.header = info_to_header(info, self.model, gop_length)
-        self._geometry = _Geometry(info, self.model)
+        self._matrix = resolve_matrix(info.colorspace, info.height)
         self._coder = self.model.token_coder()
         self._pending: List[Frame] = []
         self._gop_index = 0
@@ -123,24 +138,28 @@ class Encoder:
             return [self._encode_gop()]
         return []
 
-    def tokens_of(self, frames: List[Frame]) -> np.ndarray:
-        """The GoP's token grid (latent frames, H/16, W/16): what the packet carries."""
-        g = self._geometry
-        rgb = np.stack([yuv420_to_rgb(f.y, f.u, f.v, g.matrix, g.color_range) for f in frames])
+    def tokens_of(self, frames: List[Frame], size: Optional[Tuple[int, int]] = None) -> np.ndarray:
+        """The GoP's token grid (latent frames, H/16, W/16) for the picture coded at
+        ``size`` (width, height; default: the source's): what the packet carries."""
+        width, height = size if size is not None else (self.info.width, self.info.height)
+        g = _Geometry(width, height, self.model)
+        rgb = np.stack([yuv420_to_rgb(f.y, f.u, f.v, self._matrix, self.info.color_range) for f in frames])
+        rgb = resize_rgb(rgb, height, width)
         pad_t = valid_length(len(frames), g.temporal_factor) - len(frames)
-        rgb = np.pad(rgb, ((0, pad_t), (0, g.padded_h - g.height), (0, g.padded_w - g.width), (0, 0)),
+        rgb = np.pad(rgb, ((0, pad_t), (0, g.padded_h - height), (0, g.padded_w - width), (0, 0)),
                      mode="edge")
         x = rgb.transpose(3, 0, 1, 2)[None] * np.float32(2.0) - np.float32(1.0)
         return self.model.runtime.encode(x)[0]
 
     def _encode_gop(self) -> GopPacket:
         frames, self._pending = self._pending, []
-        tokens = self.tokens_of(frames)
-        pattern = QUALITY_LEVELS[self.quality]
+        width, height = coded_size(self.info, self.quality)
+        tokens = self.tokens_of(frames, (width, height))
         packet = GopPacket(
             gop_index=self._gop_index, frame_count=len(frames), first_pts=frames[0].pts,
-            quality=self.quality, mask_pattern=pattern, continuous_step=0,
-            substreams=((SUBSTREAM_DISCRETE, self._coder.encode(tokens, pattern)),),
+            quality=self.quality, mask_pattern=self.mask_pattern, continuous_step=0,
+            coded_width=width, coded_height=height,
+            substreams=((SUBSTREAM_DISCRETE, self._coder.encode(tokens, self.mask_pattern)),),
         )
         self._gop_index += 1
         return packet
@@ -161,7 +180,7 @@ class Decoder:
         require_model(header, self.model.model_id, self.model.weights_sha256)
         self.header = header
         self.info = header_to_info(header)
-        self._geometry = _Geometry(self.info, self.model)
+        self._matrix = resolve_matrix(self.info.colorspace, self.info.height)
         self._coder = self.model.token_coder()
 
     def tokens_of(self, packet: GopPacket) -> np.ndarray:
@@ -171,7 +190,7 @@ class Decoder:
             raise InvalidDataError(f"GoP {packet.gop_index} has no discrete substream")
         if not 0 <= packet.mask_pattern < NUM_MASK_PATTERNS:
             raise InvalidDataError(f"GoP {packet.gop_index} uses unknown mask pattern {packet.mask_pattern}")
-        g = self._geometry
+        g = _Geometry(packet.coded_width, packet.coded_height, self.model)
         shape = (g.latent_frames(packet.frame_count), g.latent_h, g.latent_w)
         return self._coder.decode(payload, shape, packet.mask_pattern)
 
@@ -187,23 +206,13 @@ class Decoder:
     def decode(self, packet: Optional[GopPacket]) -> List[Frame]:
         if packet is None:
             return []
-        g = self._geometry
         y = self.model.runtime.decode(self.complete(self.tokens_of(packet))[None])
-        rgb = y[0, :, : packet.frame_count].transpose(1, 2, 3, 0)
+        rgb = y[0, :, : packet.frame_count, : packet.coded_height, : packet.coded_width].transpose(1, 2, 3, 0)
         rgb = (np.clip(rgb, -1, 1) + np.float32(1.0)) / np.float32(2.0)
-        rgb = rgb[:, : g.height, : g.width]
+        rgb = resize_rgb(rgb, self.info.height, self.info.width)
         step = self.info.frame_duration
         frames = []
         for i in range(packet.frame_count):
-            yy, uu, vv = rgb_to_yuv420(rgb[i], g.matrix, g.color_range)
+            yy, uu, vv = rgb_to_yuv420(rgb[i], self._matrix, self.info.color_range)
             frames.append(Frame(yy, uu, vv, pts=packet.first_pts + i * step))
         return frames
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> "Decoder":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

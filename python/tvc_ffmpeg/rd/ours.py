@@ -15,14 +15,14 @@ import numpy as np
 
 from ..bitstream import TvcReader, TvcWriter
 from ..codec import CodecModel, Decoder, Encoder
-from ..codec.session import DEFAULT_GOP_LENGTH, QUALITY_LEVELS
+from ..codec.session import DEFAULT_GOP_LENGTH, QUALITY_SCALES
 from ..metrics import Yuv420Clip
 from ..video import Frame, VideoInfo
 from .interface import CodedClip, SourceClip
 
 
 class TvcRdCodec:
-    """RdCodec over the shipped model (or a weights file), GoP length 17 by default."""
+    """RdCodec over the shipped model (or a weights file), one point per quality level."""
 
     def __init__(self, weights: Optional[str] = None, gop_length: int = DEFAULT_GOP_LENGTH,
                  backend: str = "torch", name: str = "TVC") -> None:
@@ -34,7 +34,7 @@ class TvcRdCodec:
 
     @property
     def levels(self) -> Sequence[int]:
-        return sorted(QUALITY_LEVELS)
+        return sorted(QUALITY_SCALES)
 
     def _get_model(self) -> CodecModel:
         if self._model is None:
