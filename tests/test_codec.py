@@ -18,12 +18,10 @@ import tvc_ffmpeg as tvc
 from tvc_ffmpeg.bitstream import GopPacket, TvcReader, TvcWriter
 from tvc_ffmpeg.codec import CodecModel, Decoder, Encoder, TokenCoder
 from tvc_ffmpeg.codec.session import DEFAULT_QUALITY, coded_size
-from tvc_ffmpeg.models import CausalVideoTokenizer, TokenizerConfig, export_weights
+from tokenizer_helpers import SMALL
+from tvc_ffmpeg.models import CausalVideoTokenizer, export_weights
 from tvc_ffmpeg.video import Frame, VideoInfo, open_output
 
-SMALL = TokenizerConfig(fsq_levels=(8, 5, 5, 5), encoder_widths=(16, 16, 24, 32),
-                        encoder_blocks=(0, 0, 1, 1), decoder_widths=(16, 16, 24, 32),
-                        decoder_blocks=(0, 1, 1, 1))
 
 
 @pytest.fixture(scope="module")
@@ -205,6 +203,10 @@ def test_open_write_then_read(model, tmp_path):
     with tvc.open(path, model=model) as f:
         assert f.info.width == 32
         assert len(list(f)) == 20
+    with tvc.open(path, "w", info=info, model=model, quality=0) as f:
+        for frame in frames:
+            f.write(frame)
+    assert {p.coded_width for _, p in TvcReader(path)} == {16}
     with pytest.raises(tvc.InvalidArgumentError, match="info"):
         tvc.open(path, "w")
     with pytest.raises(tvc.InvalidArgumentError, match="mode"):

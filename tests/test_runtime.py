@@ -15,14 +15,12 @@ import torch
 
 import tvc_ffmpeg as tvc
 from tvc_ffmpeg.codec import CodecModel, Decoder, Encoder
-from tvc_ffmpeg.models import CausalVideoTokenizer, TokenizerConfig
+from tokenizer_helpers import SMALL
+from tvc_ffmpeg.models import CausalVideoTokenizer
 from tvc_ffmpeg.runtime import cached_onnx, create_backend, model_digest
 from tvc_ffmpeg.runtime.torch_backend import TorchBackend
 from tvc_ffmpeg.video import Frame, VideoInfo
 
-SMALL = TokenizerConfig(fsq_levels=(8, 5, 5, 5), encoder_widths=(16, 16, 24, 32),
-                        encoder_blocks=(0, 0, 1, 1), decoder_widths=(16, 16, 24, 32),
-                        decoder_blocks=(0, 1, 1, 1))
 # Pixels in [-1, 1]: 1e-4 is 0.013 of an 8-bit level; measured differences are ~1e-7 (docs/runtime.md).
 PIXEL_ATOL = 1e-4
 
@@ -246,7 +244,7 @@ def test_codec_sessions_through_onnxruntime(tokenizer, onnx_files, cache_dir, mo
         dec = Decoder(enc.header, model)
         from tvc_ffmpeg.bitstream import GopPacket
 
-        decoded = [f for p in packets for f in dec.decode(GopPacket.from_bytes(p, 17))]
+        decoded = [f for p in packets for f in dec.decode(GopPacket.from_bytes(p, enc.header))]
         outs[name] = (packets, decoded)
         assert model.runtime.name == name
     assert outs["torch"][0] == outs["onnxruntime"][0]

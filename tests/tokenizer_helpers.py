@@ -16,6 +16,11 @@ TINY = TokenizerConfig(
     decoder_blocks=(1, 1, 1, 1),
 )
 
+# The codec and runtime tests' tokenizer: the shipped FSQ levels, few channels.
+SMALL = TokenizerConfig(fsq_levels=(8, 5, 5, 5), encoder_widths=(16, 16, 24, 32),
+                        encoder_blocks=(0, 0, 1, 1), decoder_widths=(16, 16, 24, 32),
+                        decoder_blocks=(0, 1, 1, 1))
+
 
 def moving_pattern(frames: int, height: int, width: int, seed: int = 0) -> np.ndarray:
     """A smooth, moving RGB test pattern (T, H, W, 3) uint8: sinusoids drifting over time."""

@@ -27,8 +27,8 @@ class TvcOutput:
     """A .tvc file being written frame by frame."""
 
     def __init__(self, path: Union[str, os.PathLike], info: VideoInfo, model: Optional[CodecModel],
-                 gop_length: int, quality: int) -> None:
-        self._encoder = Encoder(info, model, gop_length, quality)
+                 gop_length: int, quality: int, target_bitrate: Optional[float]) -> None:
+        self._encoder = Encoder(info, model, gop_length, quality, target_bitrate=target_bitrate)
         self._writer = TvcWriter(path, self._encoder.header)
 
     def write(self, frame: Frame) -> None:
@@ -84,13 +84,13 @@ class TvcInput:
 
 def open(path: Union[str, os.PathLike], mode: str = "r", *, info: Optional[VideoInfo] = None,
          model: Optional[CodecModel] = None, gop_length: int = DEFAULT_GOP_LENGTH,
-         quality: int = DEFAULT_QUALITY):
+         quality: int = DEFAULT_QUALITY, target_bitrate: Optional[float] = None):
     """Open a .tvc file: mode "r" yields decoded frames, mode "w" (needs ``info``) encodes
-    them at ``quality`` (0..3, higher = better)."""
+    them at ``quality`` (0..3, higher = better) or at ``target_bitrate`` bits per second."""
     if mode == "r":
         return TvcInput(path, model)
     if mode == "w":
         if info is None:
             raise InvalidArgumentError('tvc_ffmpeg.open(..., "w") needs info=VideoInfo(...)')
-        return TvcOutput(path, info, model, gop_length, quality)
+        return TvcOutput(path, info, model, gop_length, quality, target_bitrate)
     raise InvalidArgumentError(f'mode must be "r" or "w", not {mode!r}')

@@ -16,6 +16,17 @@ from ._common import add_model_arguments, load_model, progress
 log = logging.getLogger("tvc.encode")
 
 
+def _bitrate(text: str) -> float:
+    units = {"k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6}
+    try:
+        value = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a bitrate such as 6000, 6k or 0.5M, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"bitrate must be positive, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="tvc encode",
@@ -33,10 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"frames per GoP, 1 + 8k (default {DEFAULT_GOP_LENGTH}); longer GoPs cost "
                         "fewer bits per frame, each GoP is decodable on its own")
     scales = ", ".join(f"{q}: {s}" for q, s in sorted(QUALITY_SCALES.items()))
-    p.add_argument("--quality", "-q", type=int, default=DEFAULT_QUALITY, choices=sorted(QUALITY_SCALES),
+    rate = p.add_mutually_exclusive_group()
+    rate.add_argument("--quality", "-q", type=int, default=DEFAULT_QUALITY, choices=sorted(QUALITY_SCALES),
                    help=f"quality level, higher = better (default {DEFAULT_QUALITY}); each codes the "
                         f"picture at a fraction of the source size ({scales}) and the decoder scales "
                         "it back")
+    rate.add_argument("--bitrate", "-b", type=_bitrate, default=None, metavar="RATE",
+                      help="target bitrate in bits per second (e.g. 6000, 6k, 0.5M): each GoP's "
+                           "quality level is chosen to stay at or below it")
     p.add_argument("--mask-pattern", type=int, default=0, choices=range(NUM_MASK_PATTERNS),
                    help="drop 0 (default), 25, 50 or 75 %% of the tokens after each GoP's first latent "
                         "frame; the decoder predicts them. Costs more quality per bit saved than a "
@@ -53,7 +68,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     model = load_model(args)
     frames = 0
     with open_input(args.input) as reader, Encoder(reader.info, model, args.gop_length, args.quality,
-                                                   args.mask_pattern) as enc, \
+                                                   args.mask_pattern, args.bitrate) as enc, \
             TvcWriter(args.output, enc.header) as writer, progress(args.frames, "encode") as bar:
         for frame in reader:
             for packet in enc.encode(frame):

@@ -24,6 +24,7 @@ from ..video.resample import resize_rgb, scaled_size
 from .._native import NUM_MASK_PATTERNS
 from .model import CodecModel
 from .predict import copy_previous
+from .ratecontrol import RateController, code_within_budget
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +95,13 @@ def header_to_info(h: SequenceHeader) -> VideoInfo:
 class Encoder:
     """Frames in, GoP packets out. ``quality`` (0..3, higher = better) picks the
     coded picture size; ``mask_pattern`` (docs/codec.md) drops tokens for the
-    decoder to predict."""
+    decoder to predict. With ``target_bitrate`` (bits per second of the whole
+    stream's GoP packets) each GoP's quality level is chosen to stay within it
+    (codec/ratecontrol.py) and ``quality`` is ignored."""
 
     def __init__(self, info: VideoInfo, model: Optional[CodecModel] = None,
                  gop_length: int = DEFAULT_GOP_LENGTH, quality: int = DEFAULT_QUALITY,
-                 mask_pattern: int = 0) -> None:
+                 mask_pattern: int = 0, target_bitrate: Optional[float] = None) -> None:
         if quality not in QUALITY_SCALES:
             raise InvalidArgumentError(
                 f"quality must be one of {sorted(QUALITY_SCALES)} (higher = better), got {quality}"
@@ -122,6 +125,13 @@ class Encoder:
         self._pending: List[Frame] = []
         self._gop_index = 0
         self._flushed = False
+        self._rate: Optional[RateController] = None
+        if target_bitrate is not None:
+            positions = {}
+            for q in QUALITY_SCALES:
+                g = _Geometry(*coded_size(info, q), self.model)
+                positions[q] = g.latent_h * g.latent_w
+            self._rate = RateController(float(target_bitrate) / float(info.frame_rate), positions)
 
     def encode(self, frame: Optional[Frame]) -> List[GopPacket]:
         if self._flushed:
@@ -153,16 +163,22 @@ class Encoder:
 
     def _encode_gop(self) -> GopPacket:
         frames, self._pending = self._pending, []
-        width, height = coded_size(self.info, self.quality)
+        if self._rate is None:
+            packet = self._code_gop(frames, self.quality)
+        else:
+            packet = code_within_budget(self._rate, len(frames), lambda q: self._code_gop(frames, q))
+        self._gop_index += 1
+        return packet
+
+    def _code_gop(self, frames: List[Frame], quality: int) -> GopPacket:
+        width, height = coded_size(self.info, quality)
         tokens = self.tokens_of(frames, (width, height))
-        packet = GopPacket(
+        return GopPacket(
             gop_index=self._gop_index, frame_count=len(frames), first_pts=frames[0].pts,
-            quality=self.quality, mask_pattern=self.mask_pattern, continuous_step=0,
+            quality=quality, mask_pattern=self.mask_pattern, continuous_step=0,
             coded_width=width, coded_height=height,
             substreams=((SUBSTREAM_DISCRETE, self._coder.encode(tokens, self.mask_pattern)),),
         )
-        self._gop_index += 1
-        return packet
 
     def close(self) -> None:
         self._pending = []
