@@ -145,3 +145,14 @@ def test_train_ccm_cli_rejects_bad_arguments(tmp_path):
     with pytest.raises(TrainArgumentError, match="positive"):
         main(["ccm", "--run-dir", str(tmp_path / "r"), "--tokenizer", str(junk), "--steps", "0"])
     assert not (tmp_path / "r").exists()  # nothing written for a refused command
+
+
+def test_train_predictor_cli_needs_a_token_pool(tmp_path):
+    from tvc_ffmpeg.cli.train import TrainArgumentError, main
+
+    junk = tmp_path / "junk.pt"
+    torch.save({"something": 1}, junk)
+    with pytest.raises(TrainArgumentError, match="tokens.npz"):
+        main(["predictor", "--run-dir", str(tmp_path), "--tokenizer", str(junk)])
+    with pytest.raises(TrainArgumentError, match="positive"):
+        main(["predictor", "--run-dir", str(tmp_path), "--tokenizer", str(junk), "--depth", "0"])

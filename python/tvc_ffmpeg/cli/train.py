@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="what", required=True)
     _add_tokenizer_parser(sub)
     _add_ccm_parser(sub)
+    _add_predictor_parser(sub)
     return p
 
 
@@ -87,6 +88,59 @@ def _add_ccm_parser(sub) -> None:
                         "TOKENIZER must be shipped-format) and print its sha256")
 
 
+def _add_predictor_parser(sub) -> None:
+    from ..train.predictor import PredictorTrainConfig
+
+    d = PredictorTrainConfig()
+    c = sub.add_parser("predictor", help="train the token predictor on the context model's token pool",
+                       description="Train the spatio-temporal token predictor (docs/models.md) on RUN_DIR/"
+                                   "tokens.npz, the token pool that 'tvc train ccm' built there; rerunning "
+                                   "resumes. Writes predictor.pt and predictor.csv (exact-token accuracy per "
+                                   "mask pattern beside the copy-previous rule).")
+    c.add_argument("--run-dir", required=True, type=Path, help="a 'tvc train ccm' run directory")
+    c.add_argument("--tokenizer", required=True, type=Path,
+                   help="the weights whose tokens the pool holds (shipped format: tokenizer, usually with "
+                        "its context model)")
+    c.add_argument("--steps", type=int, default=d.steps, help="optimizer steps (default %(default)s)")
+    c.add_argument("--width", type=int, default=d.width)
+    c.add_argument("--depth", type=int, default=d.depth)
+    c.add_argument("--heads", type=int, default=d.heads)
+    c.add_argument("--batch-size", type=int, default=d.batch_size)
+    c.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (cosine decay to 0)")
+    c.add_argument("--val-every", type=int, default=d.val_every)
+    c.add_argument("--seed", type=int, default=d.seed)
+    c.add_argument("--bundle", type=Path, default=None, metavar="OUT",
+                   help="also write TOKENIZER's file plus the trained predictor to OUT and print its sha256")
+
+
+def _train_predictor(args: argparse.Namespace) -> int:
+    from ..codec.model import bundle_weights
+    from ..models.registry import ModelRegistryError, load_tokenizer_file
+    from ..train.predictor import PredictorTrainConfig, load_trained_predictor, train_predictor
+
+    if min(args.steps, args.batch_size, args.width, args.depth, args.heads, args.val_every) < 1:
+        raise TrainArgumentError("--steps, --batch-size, --width, --depth, --heads and --val-every must be positive")
+    if not args.tokenizer.exists():
+        raise TrainArgumentError(f"tokenizer weights not found: {args.tokenizer}")
+    if not (args.run_dir / "tokens.npz").exists():
+        raise TrainArgumentError(f"{args.run_dir / 'tokens.npz'} missing: run 'tvc train ccm' in that directory first")
+    try:
+        levels = load_tokenizer_file(args.tokenizer).config.fsq_levels
+    except ModelRegistryError as exc:
+        raise TrainArgumentError(str(exc)) from None
+    cfg = PredictorTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, width=args.width,
+                               depth=args.depth, heads=args.heads, val_every=args.val_every, seed=args.seed)
+    result = train_predictor(args.run_dir, levels, cfg)
+    for key in sorted(k for k in result if k.endswith("_accuracy")):
+        base = key.replace("_accuracy", "_copy_previous")
+        print(f"{key.split('_')[0]}: {100 * result[key]:.1f} % of dropped tokens exact "
+              f"(copy-previous {100 * result[base]:.1f} %)")
+    if args.bundle is not None:
+        predictor = load_trained_predictor(args.run_dir)
+        print(f"{args.bundle}: sha256 {bundle_weights(args.tokenizer, args.bundle, predictor=predictor)}")
+    return 0
+
+
 def _train_ccm(args: argparse.Namespace) -> int:
     from ..codec.model import bundle_weights
     from ..models.registry import ModelRegistryError, load_tokenizer_file
@@ -115,6 +169,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.what == "ccm":
         return _train_ccm(args)
+    if args.what == "predictor":
+        return _train_predictor(args)
     if args.steps < 1 or args.batch_size < 1:
         raise TrainArgumentError("--steps and --batch-size must be positive")
     if args.crop_size % 16 or (args.crop_frames - 1) % 8:

@@ -10,6 +10,9 @@ one; both only produce tokens for the pixel decoder, never anything parsed.
 from __future__ import annotations
 
 import numpy as np
+import torch
+
+from ..models.predictor import copy_hint
 
 
 def copy_previous(grid: np.ndarray) -> np.ndarray:
@@ -17,7 +20,4 @@ def copy_previous(grid: np.ndarray) -> np.ndarray:
     out = np.array(grid, np.int64, copy=True)
     if (out[0] < 0).any():
         raise ValueError("latent frame 0 must be complete")
-    for f in range(1, out.shape[0]):
-        hole = out[f] < 0
-        out[f][hole] = out[f - 1][hole]
-    return out
+    return copy_hint(torch.from_numpy(out)[None])[0].numpy()

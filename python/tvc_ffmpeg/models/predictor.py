@@ -2,7 +2,11 @@
 
 A transformer over the GoP's token grid (latent frame x row x column). Kept
 tokens enter as the sum of their FSQ-digit embeddings, dropped ones as a
-learned [MASK] vector; learned frame/row/column embeddings give positions.
+learned [MASK] vector plus the embedding of their *copy hint*: the latest kept
+token at the same position in an earlier latent frame (what the copy-previous
+rule would output). The network starts from that guess and learns where to
+change it, instead of rediscovering it. Learned frame/row/column embeddings
+give positions.
 Attention is restricted so that every position reads only kept tokens (and
 itself): no prediction ever conditions on another prediction within a step.
 With ``steps > 1`` the most confident predictions of a step are accepted as
@@ -51,6 +55,16 @@ class PredictorConfig:
         return cls(**d)
 
 
+def copy_hint(grid: torch.Tensor) -> torch.Tensor:
+    """(N, T, H, W) with -1 at unknown positions -> the same grid with each unknown
+    position set to the latest known token at that position in an earlier latent
+    frame (-1 where there is none): the copy-previous guess."""
+    frames = list(grid.unbind(1))
+    for t in range(1, len(frames)):
+        frames[t] = torch.where(frames[t] >= 0, frames[t], frames[t - 1])
+    return torch.stack(frames, 1)
+
+
 class _Block(nn.Module):
     def __init__(self, width: int, heads: int) -> None:
         super().__init__()
@@ -90,15 +104,20 @@ class TokenPredictor(nn.Module):
         if t > self.config.max_frames or h > self.config.max_side or w > self.config.max_side:
             raise ModelConfigError(f"token grid {t}x{h}x{w} exceeds the predictor's positions")
 
+    def _embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        digits = (tokens.clamp_min(0).unsqueeze(-1) // self.basis) % self.levels
+        return sum(emb(digits[..., d]) for d, emb in enumerate(self.digit_embed))
+
     def logits(self, grid: torch.Tensor) -> List[torch.Tensor]:
         """grid (N, T, H, W) int64 with -1 at unknown positions -> per-digit logits (N, T*H*W, L_d)."""
         self._check(grid)
         n, t, h, w = grid.shape
         flat = grid.reshape(n, -1)
         known = flat >= 0
-        digits = (flat.clamp_min(0).unsqueeze(-1) // self.basis) % self.levels
-        x = sum(emb(digits[..., d]) for d, emb in enumerate(self.digit_embed))
-        x = torch.where(known.unsqueeze(-1), x, self.mask_embed.expand_as(x))
+        x = self._embed(flat)
+        hint = copy_hint(grid).reshape(n, -1)
+        hinted = self.mask_embed + torch.where((hint >= 0).unsqueeze(-1), self._embed(hint), 0.0)
+        x = torch.where(known.unsqueeze(-1), x, hinted)
         ft = torch.arange(t).view(t, 1, 1).expand(t, h, w).reshape(-1)
         fy = torch.arange(h).view(1, h, 1).expand(t, h, w).reshape(-1)
         fx = torch.arange(w).view(1, 1, w).expand(t, h, w).reshape(-1)

@@ -141,3 +141,11 @@ def train_predictor(run_dir: os.PathLike, levels, cfg: PredictorTrainConfig) -> 
             writer.writerow([done, f"{loss.item():.4f}", val_text, f"{time.time() - t0:.1f}"])
             f.flush()
     return result
+
+
+def load_trained_predictor(run_dir: os.PathLike) -> TokenPredictor:
+    """The predictor of a run's last checkpoint, in eval mode."""
+    state = torch.load(Path(run_dir) / "predictor.pt", map_location="cpu", weights_only=True)
+    model = TokenPredictor(PredictorConfig.from_dict(state["config"]))
+    model.load_state_dict(state["model"])
+    return model.eval()
