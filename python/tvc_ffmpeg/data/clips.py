@@ -36,27 +36,18 @@ VALIDATION_CLIPS = (
 
 
 def read_yuv420(path: Path, first_frame: int = 0, num_frames: Optional[int] = None) -> Yuv420Clip:
-    """Decode frames [first_frame, first_frame + num_frames) of a yuv420p file, planes untouched."""
-    import av
+    """Frames [first_frame, first_frame + num_frames) of a video as 8-bit 4:2:0 planes, read
+    by the codec's own reader (video/reader.py): the planes a ``tvc encode`` would see."""
+    from itertools import islice
 
-    ys, us, vs = [], [], []
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        for index, frame in enumerate(container.decode(stream)):
-            if index < first_frame:
-                continue
-            if num_frames is not None and index >= first_frame + num_frames:
-                break
-            if frame.format.name != "yuv420p":
-                frame = frame.reformat(format="yuv420p")
-            planes = frame.to_ndarray()  # (H * 3 / 2, W) for yuv420p
-            h, w = frame.height, frame.width
-            ys.append(planes[:h])
-            us.append(planes[h : h + h // 4].reshape(h // 2, w // 2))
-            vs.append(planes[h + h // 4 :].reshape(h // 2, w // 2))
-    if not ys:
+    from ..video import open_input
+
+    stop = None if num_frames is None else first_frame + num_frames
+    with open_input(path) as reader:
+        frames = list(islice(reader, first_frame, stop))
+    if not frames:
         raise ValueError(f"{path}: no frames in range starting at {first_frame}")
-    return Yuv420Clip(np.stack(ys), np.stack(us), np.stack(vs))
+    return Yuv420Clip(*(np.stack([getattr(f, c) for f in frames]) for c in "yuv"))
 
 
 def load_validation_clip(clip: ValidationClip, cache: Optional[CacheLayout] = None) -> Yuv420Clip:
