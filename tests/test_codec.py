@@ -321,3 +321,34 @@ def test_encoder_refuses_unknown_quality_and_mask_pattern(model):
         Encoder(info, model, quality=4)
     with pytest.raises(tvc.InvalidArgumentError, match="mask pattern"):
         Encoder(info, model, mask_pattern=4)
+
+
+def test_auto_mask_drops_as_much_as_the_loss_bound_allows(model, monkeypatch):
+    from tvc_ffmpeg.codec import session
+
+    info = VideoInfo(width=64, height=64)
+    frames = clip(64, 64, 17, seed=14)
+    monkeypatch.setattr(session, "AUTO_MASK_MAX_LOSS_DB", float("inf"))  # any loss is acceptable
+    enc, dec, packets, out = run_codec_masked(model, frames, info, "auto")
+    assert packets[0].mask_pattern == 3 and len(out) == 17
+    kept = dec.tokens_of(packets[0]) >= 0
+    assert np.array_equal(kept, _native_mask_keep(3, kept.shape))
+    monkeypatch.setattr(session, "AUTO_MASK_MAX_LOSS_DB", -1.0)  # no loss is acceptable
+    assert run_codec_masked(model, frames, info, "auto")[2][0].mask_pattern == 0
+    with pytest.raises(tvc.InvalidArgumentError, match="auto"):
+        Encoder(info, model, mask_pattern="sometimes")
+
+
+def _native_mask_keep(pattern, shape):
+    from tvc_ffmpeg._native import mask_keep
+
+    return mask_keep(pattern, *shape)
+
+
+def test_cli_mask_pattern_argument():
+    from tvc_ffmpeg.cli.encode import _mask_pattern
+
+    assert _mask_pattern("auto") == "auto" and _mask_pattern("2") == 2
+    for bad in ("4", "-1", "x"):
+        with pytest.raises(Exception, match="mask pattern"):
+            _mask_pattern(bad)

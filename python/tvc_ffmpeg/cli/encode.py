@@ -9,7 +9,8 @@ from typing import Optional, Sequence
 from ..bitstream import TvcWriter
 from ..codec import Encoder
 from .._native import NUM_MASK_PATTERNS
-from ..codec.session import DEFAULT_GOP_LENGTH, DEFAULT_QUALITY, QUALITY_SCALES
+from ..codec.session import (AUTO_MASK, AUTO_MASK_MAX_LOSS_DB, DEFAULT_GOP_LENGTH, DEFAULT_QUALITY,
+                             QUALITY_SCALES)
 from ..video import open_input
 from ._common import add_model_arguments, load_model, progress
 
@@ -25,6 +26,14 @@ def _bitrate(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"bitrate must be positive, got {text!r}")
     return value
+
+
+def _mask_pattern(text: str):
+    if text == AUTO_MASK:
+        return text
+    if text.isdigit() and int(text) < NUM_MASK_PATTERNS:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"mask pattern must be 0..{NUM_MASK_PATTERNS - 1} or {AUTO_MASK}, got {text!r}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,10 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     rate.add_argument("--bitrate", "-b", type=_bitrate, default=None, metavar="RATE",
                       help="target bitrate in bits per second (e.g. 6000, 6k, 0.5M): each GoP's "
                            "quality level is chosen to stay at or below it")
-    p.add_argument("--mask-pattern", type=int, default=0, choices=range(NUM_MASK_PATTERNS),
+    p.add_argument("--mask-pattern", type=_mask_pattern, default=0, metavar="{0,1,2,3,auto}",
                    help="drop 0 (default), 25, 50 or 75 %% of the tokens after each GoP's first latent "
-                        "frame; the decoder predicts them. Costs more quality per bit saved than a "
-                        "lower --quality (docs/codec.md)")
+                        "frame, which the decoder predicts; 'auto' decodes each GoP's candidates and "
+                        f"drops the most that cost at most {AUTO_MASK_MAX_LOSS_DB} dB (static scenes; "
+                        "encoding is slower). docs/codec.md has the measurements")
     p.add_argument("--frames", type=int, default=None, help="encode at most this many frames")
     add_model_arguments(p)
     return p

@@ -21,3 +21,14 @@ def copy_previous(grid: np.ndarray) -> np.ndarray:
     if (out[0] < 0).any():
         raise ValueError("latent frame 0 must be complete")
     return copy_hint(torch.from_numpy(out)[None])[0].numpy()
+
+
+def fill_dropped(grid: np.ndarray, predictor=None, steps: int = 2) -> np.ndarray:
+    """Fill dropped tokens (-1): the model's predictor if it has one, else copy-previous.
+    Encoder (choosing a mask) and decoder call this same function."""
+    if (grid >= 0).all():
+        return grid
+    if predictor is None:
+        return copy_previous(grid)
+    with torch.no_grad():
+        return predictor.fill(torch.from_numpy(np.asarray(grid, np.int64))[None], steps=steps)[0].numpy()

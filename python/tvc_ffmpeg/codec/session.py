@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import logging
 from fractions import Fraction
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 import numpy as np
-import torch
 
 from ..bitstream import SUBSTREAM_DISCRETE, GopPacket, SequenceHeader, require_model
 from ..errors import InvalidArgumentError, InvalidDataError
 from ..video.color import resolve_matrix, rgb_to_yuv420, yuv420_to_rgb
 from ..video.frames import Frame, VideoInfo
 from ..video.resample import resize_rgb, scaled_size
-from .._native import NUM_MASK_PATTERNS
+from .._native import NUM_MASK_PATTERNS, mask_keep
 from .model import CodecModel
-from .predict import copy_previous
+from .predict import fill_dropped
 from .ratecontrol import RateController, code_within_budget
 
 log = logging.getLogger(__name__)
@@ -39,6 +38,13 @@ DEFAULT_GOP_LENGTH = 33
 QUALITY_SCALES = {0: Fraction(1, 2), 1: Fraction(3, 4), 2: Fraction(1), 3: Fraction(3, 2)}
 DEFAULT_QUALITY = 2
 PREDICTOR_STEPS = 2  # parallel prediction steps for dropped tokens
+
+# mask_pattern="auto": per GoP, the encoder decodes the candidates itself and drops
+# the most tokens whose decoded GoP stays within this many dB (PSNR of the coded
+# picture, RGB) of the GoP with every token sent. Static content passes at 75 %
+# dropped; moving content keeps every token (docs/codec.md has the measurements).
+AUTO_MASK = "auto"
+AUTO_MASK_MAX_LOSS_DB = 0.5
 
 
 def _ceil_to(x: int, m: int) -> int:
@@ -94,20 +100,22 @@ def header_to_info(h: SequenceHeader) -> VideoInfo:
 
 class Encoder:
     """Frames in, GoP packets out. ``quality`` (0..3, higher = better) picks the
-    coded picture size; ``mask_pattern`` (docs/codec.md) drops tokens for the
-    decoder to predict. With ``target_bitrate`` (bits per second of the whole
+    coded picture size; ``mask_pattern`` (0..3, or "auto" to choose per GoP;
+    docs/codec.md) drops tokens for the decoder to predict. With ``target_bitrate`` (bits per second of the whole
     stream's GoP packets) each GoP's quality level is chosen to stay within it
     (codec/ratecontrol.py) and ``quality`` is ignored."""
 
     def __init__(self, info: VideoInfo, model: Optional[CodecModel] = None,
                  gop_length: int = DEFAULT_GOP_LENGTH, quality: int = DEFAULT_QUALITY,
-                 mask_pattern: int = 0, target_bitrate: Optional[float] = None) -> None:
+                 mask_pattern: Union[int, str] = 0, target_bitrate: Optional[float] = None) -> None:
         if quality not in QUALITY_SCALES:
             raise InvalidArgumentError(
                 f"quality must be one of {sorted(QUALITY_SCALES)} (higher = better), got {quality}"
             )
-        if not 0 <= mask_pattern < NUM_MASK_PATTERNS:
-            raise InvalidArgumentError(f"mask pattern must be 0..{NUM_MASK_PATTERNS - 1}, got {mask_pattern}")
+        if mask_pattern != AUTO_MASK and mask_pattern not in range(NUM_MASK_PATTERNS):
+            raise InvalidArgumentError(
+                f"mask pattern must be 0..{NUM_MASK_PATTERNS - 1} or {AUTO_MASK!r}, got {mask_pattern!r}"
+            )
         self.quality = quality
         self.mask_pattern = mask_pattern
         self.model = model if model is not None else CodecModel.load()
@@ -152,14 +160,31 @@ class Encoder:
         """The GoP's token grid (latent frames, H/16, W/16) for the picture coded at
         ``size`` (width, height; default: the source's): what the packet carries."""
         width, height = size if size is not None else (self.info.width, self.info.height)
-        g = _Geometry(width, height, self.model)
+        return self._tokenize(self._coded_rgb(frames, width, height))
+
+    def _coded_rgb(self, frames: List[Frame], width: int, height: int) -> np.ndarray:
+        """(T, height, width, 3) float RGB in [0, 1] of the picture to code."""
         rgb = np.stack([yuv420_to_rgb(f.y, f.u, f.v, self._matrix, self.info.color_range) for f in frames])
-        rgb = resize_rgb(rgb, height, width)
-        pad_t = valid_length(len(frames), g.temporal_factor) - len(frames)
+        return resize_rgb(rgb, height, width)
+
+    def _tokenize(self, rgb: np.ndarray) -> np.ndarray:
+        t, height, width, _ = rgb.shape
+        g = _Geometry(width, height, self.model)
+        pad_t = valid_length(t, g.temporal_factor) - t
         rgb = np.pad(rgb, ((0, pad_t), (0, g.padded_h - height), (0, g.padded_w - width), (0, 0)),
                      mode="edge")
         x = rgb.transpose(3, 0, 1, 2)[None] * np.float32(2.0) - np.float32(1.0)
         return self.model.runtime.encode(x)[0]
+
+    def _choose_mask(self, tokens: np.ndarray, rgb: np.ndarray) -> int:
+        """The highest mask pattern whose decoded GoP loses at most AUTO_MASK_MAX_LOSS_DB."""
+        full = _psnr(rgb, decode_pixels(self.model, tokens, rgb.shape[:3]))
+        for pattern in range(NUM_MASK_PATTERNS - 1, 0, -1):
+            keep = mask_keep(pattern, *tokens.shape)
+            filled = fill_dropped(np.where(keep, tokens, -1), self.model.predictor, PREDICTOR_STEPS)
+            if full - _psnr(rgb, decode_pixels(self.model, filled, rgb.shape[:3])) <= AUTO_MASK_MAX_LOSS_DB:
+                return pattern
+        return 0
 
     def _encode_gop(self) -> GopPacket:
         frames, self._pending = self._pending, []
@@ -172,12 +197,14 @@ class Encoder:
 
     def _code_gop(self, frames: List[Frame], quality: int) -> GopPacket:
         width, height = coded_size(self.info, quality)
-        tokens = self.tokens_of(frames, (width, height))
+        rgb = self._coded_rgb(frames, width, height)
+        tokens = self._tokenize(rgb)
+        pattern = self._choose_mask(tokens, rgb) if self.mask_pattern == AUTO_MASK else self.mask_pattern
         return GopPacket(
             gop_index=self._gop_index, frame_count=len(frames), first_pts=frames[0].pts,
-            quality=quality, mask_pattern=self.mask_pattern, continuous_step=0,
+            quality=quality, mask_pattern=pattern, continuous_step=0,
             coded_width=width, coded_height=height,
-            substreams=((SUBSTREAM_DISCRETE, self._coder.encode(tokens, self.mask_pattern)),),
+            substreams=((SUBSTREAM_DISCRETE, self._coder.encode(tokens, pattern)),),
         )
 
     def close(self) -> None:
@@ -212,19 +239,13 @@ class Decoder:
 
     def complete(self, grid: np.ndarray) -> np.ndarray:
         """Fill dropped tokens: the model's predictor if it has one, else copy-previous."""
-        if (grid >= 0).all():
-            return grid
-        if self.model.predictor is None:
-            return copy_previous(grid)
-        with torch.no_grad():
-            return self.model.predictor.fill(torch.from_numpy(grid)[None], steps=PREDICTOR_STEPS)[0].numpy()
+        return fill_dropped(grid, self.model.predictor, PREDICTOR_STEPS)
 
     def decode(self, packet: Optional[GopPacket]) -> List[Frame]:
         if packet is None:
             return []
-        y = self.model.runtime.decode(self.complete(self.tokens_of(packet))[None])
-        rgb = y[0, :, : packet.frame_count, : packet.coded_height, : packet.coded_width].transpose(1, 2, 3, 0)
-        rgb = (np.clip(rgb, -1, 1) + np.float32(1.0)) / np.float32(2.0)
+        grid = self.complete(self.tokens_of(packet))
+        rgb = decode_pixels(self.model, grid, (packet.frame_count, packet.coded_height, packet.coded_width))
         rgb = resize_rgb(rgb, self.info.height, self.info.width)
         step = self.info.frame_duration
         frames = []
@@ -232,3 +253,16 @@ class Decoder:
             yy, uu, vv = rgb_to_yuv420(rgb[i], self._matrix, self.info.color_range)
             frames.append(Frame(yy, uu, vv, pts=packet.first_pts + i * step))
         return frames
+
+
+def decode_pixels(model: CodecModel, grid: np.ndarray, shape: Tuple[int, int, int]) -> np.ndarray:
+    """A complete token grid -> (frames, height, width, 3) float RGB in [0, 1], cropped to ``shape``."""
+    frames, height, width = shape
+    y = model.runtime.decode(grid[None])
+    rgb = y[0, :, :frames, :height, :width].transpose(1, 2, 3, 0)
+    return (np.clip(rgb, -1, 1) + np.float32(1.0)) / np.float32(2.0)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b) ** 2))
+    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
