@@ -101,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also run an RdCodec object (e.g. our codec) importable as MODULE.NAME")  # fmt: skip
     p.add_argument("--tvc", action="store_true", help="also run TVC itself at every quality level (shipped model)")
     p.add_argument("--tvc-weights", default=None, help="with --tvc: a weights file instead of the shipped model")
+    p.add_argument("--tvc-auto-mask", action="store_true",
+                   help="with --tvc: a second TVC curve with --mask-pattern auto")
     p.add_argument("--gop", type=int, default=32, help="key-frame interval in frames (default 32)")
     p.add_argument("--anchor", default="x265", help="BD-rate anchor codec name as in the CSV (default x265)")
     p.add_argument("--at-bpp", type=float, nargs="*", default=[0.009, 0.011],
@@ -133,6 +135,8 @@ def run(args: argparse.Namespace) -> List[RdPoint]:
         from tvc_ffmpeg.rd.ours import TvcRdCodec
 
         codecs.append(TvcRdCodec(args.tvc_weights))
+        if args.tvc_auto_mask:
+            codecs.append(TvcRdCodec(args.tvc_weights, mask_pattern="auto", name="TVC auto-mask"))
     clips = [load_clip(c, args.first_frame, args.frames, cache) for c in args.clips]
     total = len(clips) * sum(len(c.levels) for c in codecs)
     points: List[RdPoint] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import time
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
@@ -25,11 +25,12 @@ class TvcRdCodec:
     """RdCodec over the shipped model (or a weights file), one point per quality level."""
 
     def __init__(self, weights: Optional[str] = None, gop_length: int = DEFAULT_GOP_LENGTH,
-                 backend: str = "torch", name: str = "TVC") -> None:
+                 backend: str = "torch", name: str = "TVC", mask_pattern: Union[int, str] = 0) -> None:
         self.name = name
         self._weights = weights
         self._backend = backend
         self._gop_length = gop_length
+        self._mask_pattern = mask_pattern
         self._model: Optional[CodecModel] = None
 
     @property
@@ -49,7 +50,7 @@ class TvcRdCodec:
         info = VideoInfo(width=w, height=h, frame_rate=clip.frame_rate, time_base=1 / clip.frame_rate)
         buf = io.BytesIO()
         t0 = time.perf_counter()
-        enc = Encoder(info, model, self._gop_length, level)
+        enc = Encoder(info, model, self._gop_length, level, self._mask_pattern)
         with TvcWriter(buf, enc.header) as writer:
             for i in range(t):
                 for packet in enc.encode(Frame(y[i], u[i], v[i], pts=i)):
@@ -66,4 +67,5 @@ class TvcRdCodec:
                              np.stack([f.v for f in frames]))
         return CodedClip(num_bytes=len(data), decoded=decoded, encode_seconds=t1 - t0,
                          decode_seconds=t2 - t1, keyframes=len(reader.records) - 1,
-                         settings=f"quality={level} gop={self._gop_length} model={model.model_id}")
+                         settings=f"quality={level} mask={self._mask_pattern} gop={self._gop_length} "
+                                  f"model={model.model_id}")
