@@ -2,7 +2,8 @@
 
 Clip: bikes.mp4 frames 0-63 (640x272) from the data cache (`tvc data` or
 `tvc demo` fetches it), or --input. TVC: the shipped model (or --weights) at
-every quality level, torch with --threads threads. x265 (PyAV's libx265):
+every quality level, default GoP length, torch with --threads threads, plus
+quality 2 with --mask-pattern auto (the encoder decodes its mask candidates). x265 (PyAV's libx265):
 preset medium, QP 51 on every frame, keyint 32 (its rate floor, as in
 DESIGN.md), then decoding the result. Prints frames/s and the ratio to x265.
 
@@ -68,11 +69,11 @@ def x265_speed(info, frames, threads):
     return len(frames) / enc, n / dec, sum(p.size for p in packets)
 
 
-def tvc_speed(info, frames, model, quality):
+def tvc_speed(info, frames, model, quality, mask_pattern=0):
     from tvc_ffmpeg.codec import Decoder, Encoder
 
     t0 = time.perf_counter()
-    enc = Encoder(info, model, 17, quality)
+    enc = Encoder(info, model, quality=quality, mask_pattern=mask_pattern)
     packets = [p for f in frames for p in enc.encode(f)] + enc.encode(None)
     t_enc = time.perf_counter() - t0
     dec = Decoder(enc.header, model)
@@ -103,6 +104,8 @@ def main(argv=None) -> int:
     for q in (3, 2, 1, 0):
         e, d, b = tvc_speed(info, frames, model, q)
         rows.append((f"TVC q{q} ({model.model_id})", e, d, b))
+    e, d, b = tvc_speed(info, frames, model, 2, "auto")
+    rows.append((f"TVC q2 auto-mask ({model.model_id})", e, d, b))
     rows.append(("x265 QP 51 (preset medium)", xe, xd, xb))
     px = info.width * info.height * len(frames)
     print(f"{info.width}x{info.height}, {len(frames)} frames; {platform.machine()}, {args.threads} threads; "
