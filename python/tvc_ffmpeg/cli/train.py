@@ -77,6 +77,8 @@ def _add_ccm_parser(sub) -> None:
                    help="tokenizer weights: a shipped-format file or a run's best.pt")
     c.add_argument("--steps", type=int, default=d.steps, help="optimizer steps (default %(default)s)")
     c.add_argument("--hidden", type=int, default=d.hidden, help="hidden width (default %(default)s)")
+    c.add_argument("--kernels", type=_int_tuple, default=d.kernels,
+                   help="kernel size (1 or 3) per layer, the last one the logit layer (default 3,3,1)")
     c.add_argument("--batch-size", type=int, default=d.batch_size)
     c.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (cosine decay to 0)")
     c.add_argument("--pool-gops", type=int, default=d.pool_gops, help="training GoP crops tokenized once")
@@ -155,6 +157,7 @@ def _train_ccm(args: argparse.Namespace) -> int:
     except ModelRegistryError as exc:
         raise TrainArgumentError(str(exc)) from None
     cfg = CcmTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
+                         kernels=tuple(args.kernels),
                          pool_gops=args.pool_gops, val_every=args.val_every, seed=args.seed)
     result = train_ccm(args.run_dir, tokenizer, cfg, args.cache)
     print(f"bits/token on the validation tokens: raw {result['raw_bits_per_token']:.3f}, "

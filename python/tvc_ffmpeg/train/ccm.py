@@ -42,6 +42,7 @@ class CcmTrainConfig:
     batch_size: int = 16
     lr: float = 2e-3
     hidden: int = 32
+    kernels: Tuple[int, ...] = (3, 3, 1)  # per layer; the last is the logit layer
     pool_gops: int = 384
     crop_size: int = 128  # the training sampler needs crops no larger than its smallest clip (carphone, 144 lines)
     gop_frames: int = 17
@@ -166,13 +167,13 @@ def train_ccm(run_dir: os.PathLike, tokenizer, cfg: CcmTrainConfig, cache=None) 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg_path = run_dir / "ccm_config.json"
-    if cfg_path.exists() and json.loads(cfg_path.read_text()) != asdict(cfg):
+    if cfg_path.exists() and json.loads(cfg_path.read_text()) != json.loads(json.dumps(asdict(cfg))):
         raise ValueError(f"{cfg_path} differs from this run's settings: use a new run directory")
     cfg_path.write_text(json.dumps(asdict(cfg), indent=2))
     levels = tuple(tokenizer.config.fsq_levels)
     torch.manual_seed(cfg.seed)
     train, val = build_token_pool(tokenizer, run_dir, cfg, cache)
-    model = CheckerboardContextModel(CcmConfig(levels, hidden=cfg.hidden))
+    model = CheckerboardContextModel(CcmConfig(levels, hidden=cfg.hidden, kernels=tuple(cfg.kernels)))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     step = 0
     ckpt = run_dir / "checkpoint.pt"
