@@ -24,6 +24,7 @@ from .tokenizer import CausalVideoTokenizer
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 TVC_S_V1 = "tvc-s-v1"
+TVC_S_V2 = "tvc-s-v2"
 DEFAULT_MODEL_ID = TVC_S_V1
 
 
@@ -50,6 +51,12 @@ REGISTRY: Dict[str, ModelEntry] = {
         weights_file=f"{TVC_S_V1}.pt",
         # runs/tvc-s-v1-a/best.pt, step 3000 (docs/models.md); tools/export_tokenizer.py
         sha256="e61426564fc249f6806a3f7e234c656ae3b30a9205b2c3c64e211ba09dfcdcc8",
+    ),
+    TVC_S_V2: ModelEntry(
+        model_id=TVC_S_V2,
+        config=TokenizerConfig(fsq_levels=(8, 5, 5, 5)),
+        weights_file=f"{TVC_S_V2}.pt",
+        sha256=None,
     ),
 }
 
