@@ -127,7 +127,7 @@ typedef struct TvcVideoInfo {
 } TvcVideoInfo;
 
 typedef struct TvcEncoderSettings {
-    const char *model;            /* model id, e.g. "tvc-s-v1"; NULL = default model */
+    const char *model;            /* model id, e.g. "tvc-s-v2"; NULL = default model */
     const char *weights_path;     /* NULL = weights bundled with the package */
     const char *backend;          /* "auto", "torch", "onnxruntime", "tensorrt"; NULL = "auto" */
     int quality;                  /* quality level, higher = better; -1 = default */

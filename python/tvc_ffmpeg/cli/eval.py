@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     src = t.add_mutually_exclusive_group()
-    src.add_argument("--model", default=None, help="shipped model id (default: the default model, tvc-s-v1)")
+    src.add_argument("--model", default=None, help="shipped model id (default: the default model, tvc-s-v2)")
     src.add_argument("--weights", type=Path, default=None,
                      help="weights file, or a run's best.pt / checkpoint.pt")
     src.add_argument("--cosmos", type=Path, default=None,

@@ -7,7 +7,7 @@ from .gop import ClipReconstruction, VideoTokenizer, reconstruct_clip
 from .registry import (
     DEFAULT_MODEL_ID,
     REGISTRY,
-    TVC_S_V1,
+    TVC_S_V2,
     ModelEntry,
     ModelRegistryError,
     export_weights,
@@ -27,7 +27,7 @@ __all__ = [
     "ModelEntry",
     "ModelRegistryError",
     "REGISTRY",
-    "TVC_S_V1",
+    "TVC_S_V2",
     "TokenizerConfig",
     "TokenizerDecoder",
     "TokenizerEncoder",

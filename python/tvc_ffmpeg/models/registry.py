@@ -23,9 +23,11 @@ from .tokenizer import CausalVideoTokenizer
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
-TVC_S_V1 = "tvc-s-v1"
+# tvc-s-v1 (session 1's 3,000-step tokenizer) was replaced before any release by its
+# continuation tvc-s-v2 (docs/models.md); its streams used bitstream format 1.0,
+# which this version no longer reads.
 TVC_S_V2 = "tvc-s-v2"
-DEFAULT_MODEL_ID = TVC_S_V1
+DEFAULT_MODEL_ID = TVC_S_V2
 
 
 class ModelRegistryError(InvalidArgumentError):
@@ -45,18 +47,12 @@ class ModelEntry:
 
 
 REGISTRY: Dict[str, ModelEntry] = {
-    TVC_S_V1: ModelEntry(
-        model_id=TVC_S_V1,
-        config=TokenizerConfig(fsq_levels=(8, 5, 5, 5)),
-        weights_file=f"{TVC_S_V1}.pt",
-        # runs/tvc-s-v1-a/best.pt, step 3000 (docs/models.md); tools/export_tokenizer.py
-        sha256="e61426564fc249f6806a3f7e234c656ae3b30a9205b2c3c64e211ba09dfcdcc8",
-    ),
     TVC_S_V2: ModelEntry(
         model_id=TVC_S_V2,
         config=TokenizerConfig(fsq_levels=(8, 5, 5, 5)),
         weights_file=f"{TVC_S_V2}.pt",
-        sha256=None,
+        # runs/tvc-s-v1-b/best.pt, step 4500, bundled with its context model (docs/models.md)
+        sha256="408b2429e0541f93e6202e63892f5a5c714acbdfd1b426bd036e712db169809a",
     ),
 }
 
