@@ -352,3 +352,11 @@ def test_cli_mask_pattern_argument():
     for bad in ("4", "-1", "x"):
         with pytest.raises(Exception, match="mask pattern"):
             _mask_pattern(bad)
+
+
+def test_sessions_are_context_managers(model):
+    info = VideoInfo(width=32, height=32)
+    with Encoder(info, model, gop_length=9) as enc:
+        packets = [p for f in clip(32, 32, 9) for p in enc.encode(f)]
+    with Decoder(enc.header, model) as dec:
+        assert len(dec.decode(packets[0])) == 9

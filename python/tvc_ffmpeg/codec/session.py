@@ -254,6 +254,15 @@ class Decoder:
             frames.append(Frame(yy, uu, vv, pts=packet.first_pts + i * step))
         return frames
 
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "Decoder":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def decode_pixels(model: CodecModel, grid: np.ndarray, shape: Tuple[int, int, int]) -> np.ndarray:
     """A complete token grid -> (frames, height, width, 3) float RGB in [0, 1], cropped to ``shape``."""
