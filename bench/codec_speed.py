@@ -8,6 +8,10 @@ preset medium, QP 51 on every frame, keyint 32 (its rate floor, as in
 DESIGN.md), then decoding the result. Prints frames/s and the ratio to x265.
 
 Usage: python bench/codec_speed.py [--threads 2] [--frames 64] [--weights FILE]
+           [--backend torch|onnxruntime|tensorrt] [--levels 3 2 1 0] [--no-auto-mask]
+
+With a backend other than torch, one GoP is decoded before timing starts, so the
+one-time ONNX export and session creation are not counted.
 """
 
 from __future__ import annotations
@@ -89,6 +93,9 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--weights", default=None)
+    ap.add_argument("--backend", default="torch", help="runtime backend of the nets (docs/runtime.md)")
+    ap.add_argument("--levels", type=int, nargs="+", default=[3, 2, 1, 0], help="quality levels to time")
+    ap.add_argument("--no-auto-mask", action="store_true", help="skip the quality-2 auto-mask row")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     from tvc_ffmpeg.codec import CodecModel
@@ -99,13 +106,17 @@ def main(argv=None) -> int:
         args.input = CacheLayout.resolve().video("bikes")
     info, frames = load_frames(args.input, args.frames)
     model = CodecModel.from_file(args.weights) if args.weights else CodecModel.load()
+    model = model.with_backend(args.backend)
+    if args.backend != "torch":
+        tvc_speed(info, frames[:9], model, 2)  # one-time export and session creation
     rows = []
     xe, xd, xb = x265_speed(info, frames, args.threads)
-    for q in (3, 2, 1, 0):
+    for q in args.levels:
         e, d, b = tvc_speed(info, frames, model, q)
-        rows.append((f"TVC q{q} ({model.model_id})", e, d, b))
-    e, d, b = tvc_speed(info, frames, model, 2, "auto")
-    rows.append((f"TVC q2 auto-mask ({model.model_id})", e, d, b))
+        rows.append((f"TVC q{q} ({model.model_id}, {args.backend})", e, d, b))
+    if not args.no_auto_mask:
+        e, d, b = tvc_speed(info, frames, model, 2, "auto")
+        rows.append((f"TVC q2 auto-mask ({model.model_id}, {args.backend})", e, d, b))
     rows.append(("x265 QP 51 (preset medium)", xe, xd, xb))
     px = info.width * info.height * len(frames)
     print(f"{info.width}x{info.height}, {len(frames)} frames; {platform.machine()}, {args.threads} threads; "
