@@ -1,4 +1,5 @@
-"""``tvc train tokenizer|ccm``: train (or resume) the tokenizer or its context model."""
+"""``tvc train tokenizer|ccm|predictor``: train (or resume) the tokenizer, its context model
+or its token predictor."""
 
 from __future__ import annotations
 
@@ -115,9 +116,20 @@ def _add_predictor_parser(sub) -> None:
                    help="also write TOKENIZER's file plus the trained predictor to OUT and print its sha256")
 
 
+def _load_tokenizer(path: Path):
+    """--tokenizer of ``train ccm`` and ``train predictor``, refused with a clear error."""
+    from ..models.registry import ModelRegistryError, load_tokenizer_file
+
+    if not path.exists():
+        raise TrainArgumentError(f"tokenizer weights not found: {path}")
+    try:
+        return load_tokenizer_file(path)
+    except ModelRegistryError as exc:
+        raise TrainArgumentError(str(exc)) from None
+
+
 def _train_predictor(args: argparse.Namespace) -> int:
     from ..codec.model import bundle_weights
-    from ..models.registry import ModelRegistryError, load_tokenizer_file
     from ..train.predictor import PredictorTrainConfig, load_trained_predictor, train_predictor
 
     if min(args.steps, args.batch_size, args.width, args.depth, args.heads, args.val_every) < 1:
@@ -126,10 +138,7 @@ def _train_predictor(args: argparse.Namespace) -> int:
         raise TrainArgumentError(f"tokenizer weights not found: {args.tokenizer}")
     if not (args.run_dir / "tokens.npz").exists():
         raise TrainArgumentError(f"{args.run_dir / 'tokens.npz'} missing: run 'tvc train ccm' in that directory first")
-    try:
-        levels = load_tokenizer_file(args.tokenizer).config.fsq_levels
-    except ModelRegistryError as exc:
-        raise TrainArgumentError(str(exc)) from None
+    levels = _load_tokenizer(args.tokenizer).config.fsq_levels
     cfg = PredictorTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, width=args.width,
                                depth=args.depth, heads=args.heads, val_every=args.val_every, seed=args.seed)
     result = train_predictor(args.run_dir, levels, cfg)
@@ -145,17 +154,11 @@ def _train_predictor(args: argparse.Namespace) -> int:
 
 def _train_ccm(args: argparse.Namespace) -> int:
     from ..codec.model import bundle_weights
-    from ..models.registry import ModelRegistryError, load_tokenizer_file
     from ..train.ccm import CcmTrainConfig, train_ccm
 
     if min(args.steps, args.batch_size, args.hidden, args.pool_gops, args.val_every) < 1:
         raise TrainArgumentError("--steps, --batch-size, --hidden, --pool-gops and --val-every must be positive")
-    if not args.tokenizer.exists():
-        raise TrainArgumentError(f"tokenizer weights not found: {args.tokenizer}")
-    try:
-        tokenizer = load_tokenizer_file(args.tokenizer)
-    except ModelRegistryError as exc:
-        raise TrainArgumentError(str(exc)) from None
+    tokenizer = _load_tokenizer(args.tokenizer)
     cfg = CcmTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
                          kernels=tuple(args.kernels),
                          pool_gops=args.pool_gops, val_every=args.val_every, seed=args.seed)
