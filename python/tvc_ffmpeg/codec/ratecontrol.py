@@ -66,12 +66,10 @@ def code_within_budget(controller: RateController, frames: int, code: Callable[[
     levels = sorted(controller.levels)
     level = controller.choose(frames)
     packet = code(level)
-    while not controller.fits(_bits(packet), frames) and level > levels[0]:
+    bits = 8 * len(packet.to_bytes())
+    while not controller.fits(bits, frames) and level > levels[0]:
         level = levels[levels.index(level) - 1]
         packet = code(level)
-    controller.update(level, frames, _bits(packet))
+        bits = 8 * len(packet.to_bytes())
+    controller.update(level, frames, bits)
     return packet
-
-
-def _bits(packet) -> int:
-    return 8 * len(packet.to_bytes())

@@ -101,9 +101,10 @@ def header_to_info(h: SequenceHeader) -> VideoInfo:
 class Encoder:
     """Frames in, GoP packets out. ``quality`` (0..3, higher = better) picks the
     coded picture size; ``mask_pattern`` (0..3, or "auto" to choose per GoP;
-    docs/codec.md) drops tokens for the decoder to predict. With ``target_bitrate`` (bits per second of the whole
-    stream's GoP packets) each GoP's quality level is chosen to stay within it
-    (codec/ratecontrol.py) and ``quality`` is ignored."""
+    docs/codec.md) drops tokens for the decoder to predict. With
+    ``target_bitrate`` (bits per second of the stream's GoP packets) each GoP's
+    quality level is chosen to stay within it (codec/ratecontrol.py) and
+    ``quality`` is ignored."""
 
     def __init__(self, info: VideoInfo, model: Optional[CodecModel] = None,
                  gop_length: int = DEFAULT_GOP_LENGTH, quality: int = DEFAULT_QUALITY,
@@ -160,12 +161,11 @@ class Encoder:
         """The GoP's token grid (latent frames, H/16, W/16) for the picture coded at
         ``size`` (width, height; default: the source's): what the packet carries."""
         width, height = size if size is not None else (self.info.width, self.info.height)
-        return self._tokenize(self._coded_rgb(frames, width, height))
+        return self._tokenize(resize_rgb(self._source_rgb(frames), height, width))
 
-    def _coded_rgb(self, frames: List[Frame], width: int, height: int) -> np.ndarray:
-        """(T, height, width, 3) float RGB in [0, 1] of the picture to code."""
-        rgb = np.stack([yuv420_to_rgb(f.y, f.u, f.v, self._matrix, self.info.color_range) for f in frames])
-        return resize_rgb(rgb, height, width)
+    def _source_rgb(self, frames: List[Frame]) -> np.ndarray:
+        """(T, H, W, 3) float RGB in [0, 1] of the frames at the source size."""
+        return np.stack([yuv420_to_rgb(f.y, f.u, f.v, self._matrix, self.info.color_range) for f in frames])
 
     def _tokenize(self, rgb: np.ndarray) -> np.ndarray:
         t, height, width, _ = rgb.shape
@@ -188,16 +188,17 @@ class Encoder:
 
     def _encode_gop(self) -> GopPacket:
         frames, self._pending = self._pending, []
+        source = self._source_rgb(frames)  # converted once, even when the GoP is re-coded
         if self._rate is None:
-            packet = self._code_gop(frames, self.quality)
+            packet = self._code_gop(frames, source, self.quality)
         else:
-            packet = code_within_budget(self._rate, len(frames), lambda q: self._code_gop(frames, q))
+            packet = code_within_budget(self._rate, len(frames), lambda q: self._code_gop(frames, source, q))
         self._gop_index += 1
         return packet
 
-    def _code_gop(self, frames: List[Frame], quality: int) -> GopPacket:
+    def _code_gop(self, frames: List[Frame], source: np.ndarray, quality: int) -> GopPacket:
         width, height = coded_size(self.info, quality)
-        rgb = self._coded_rgb(frames, width, height)
+        rgb = resize_rgb(source, height, width)
         tokens = self._tokenize(rgb)
         pattern = self._choose_mask(tokens, rgb) if self.mask_pattern == AUTO_MASK else self.mask_pattern
         return GopPacket(
