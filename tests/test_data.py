@@ -1,12 +1,21 @@
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from tokenizer_helpers import make_tiny_cache, moving_pattern, write_lossless_video
 from tvc_ffmpeg.data.cache import CacheLayout
-from tvc_ffmpeg.data.clips import TRAIN_VIDEOS, VALIDATION_CLIPS, read_yuv420
+from tvc_ffmpeg.data.clips import TRAIN_VIDEOS, VALIDATION_CLIPS, decode_rgb, read_yuv420
 from tvc_ffmpeg.data.dataset import CropConfig, GopCropSampler
+from tvc_ffmpeg.checksum import file_sha256
 from tvc_ffmpeg.data.motion import camera_motion_clip
+from tvc_ffmpeg.data.packaged_clips import (PACKAGED_CLIPS, PackagedClip, PackagedClipError,
+                                            assemble_packaged_clips, halve_until_fits,
+                                            packaged_clip_names)
 from tvc_ffmpeg.metrics import rgb_to_yuv420
 
 
@@ -69,3 +78,78 @@ def test_data_cli_help_exits_cleanly(capsys):
         main(["--help"])
     assert exc.value.code == 0
     assert "cache" in capsys.readouterr().out
+
+
+def _deb_with(tmp_path: Path, package: str, files: dict) -> Path:
+    """A real .deb (dpkg-deb -b) holding ``files`` (path in package -> RGB clip, FFV1)."""
+    root = tmp_path / f"{package}-root"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(
+        f"Package: {package}\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@example.org>\n"
+        "Description: test\n")
+    for member, rgb in files.items():
+        (root / member).parent.mkdir(parents=True, exist_ok=True)
+        write_lossless_video(root / member, rgb)
+    deb = tmp_path / f"{package}_1.0_all.deb"
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-b", str(root), str(deb)], check=True,
+                   capture_output=True)
+    return deb
+
+
+@pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb")
+def test_packaged_clips_come_out_of_debs_and_wheels_offline(tmp_path):
+    cache = CacheLayout(tmp_path / "cache")
+    cache.frames.mkdir(parents=True)
+    small = moving_pattern(20, 48, 64, seed=1)
+    tall = moving_pattern(18, 600, 40, seed=2)
+    deb = _deb_with(tmp_path, "fake-videos", {"usr/share/a/small.mkv": small, "usr/share/a/tall.mkv": tall})
+    wheel = tmp_path / "fake_wheel-1.0-py3-none-any.whl"
+    write_lossless_video(tmp_path / "w.mkv", small[:17])
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.write(tmp_path / "w.mkv", "fake/data/w.mkv")
+    clips = (
+        PackagedClip("small", "debian", "fake-videos", "usr/share/a/small.mkv", "x", "x"),
+        PackagedClip("tall", "debian", "fake-videos", "usr/share/a/tall.mkv", "x", "x"),
+        PackagedClip("moved", "debian", "fake-videos", "usr/share/a/gone.mkv", "x", "x"),
+        PackagedClip("wheel", "pypi", "fake-wheel==1.0", "fake/data/w.mkv", "x", "x"),
+        PackagedClip("absent", "debian", "no-such-package", "x.mkv", "x", "x"),
+    )
+
+    def fetch(clip, downloads):
+        if clip.package == "no-such-package":
+            raise PackagedClipError(f"{clip.name}: apt-get download no-such-package failed")
+        return deb if clip.registry == "debian" else wheel
+
+    assembled, missing = assemble_packaged_clips(cache, clips, fetch=fetch)
+    assert sorted(assembled) == ["small", "tall", "wheel"]
+    assert sorted(missing) == ["absent", "moved"]
+    assert "usr/share/a/gone.mkv" in missing["moved"] and "no-such-package" in missing["absent"]
+    small_frames = np.load(cache.frames_of("small"))
+    assert small_frames.shape == (20, 48, 64, 3)
+    # FFV1 is lossless: the stored frames are exactly what decoding the source clip gives.
+    write_lossless_video(tmp_path / "ref.mkv", small)
+    assert np.array_equal(small_frames, decode_rgb(tmp_path / "ref.mkv"))
+    assert np.load(cache.frames_of("tall")).shape == (18, 300, 20, 3)  # halved below 576 lines
+    assert np.load(cache.frames_of("wheel")).shape == (17, 48, 64, 3)
+    assert assembled["small"]["sha256"] == file_sha256(cache.videos / "small.mkv")
+    assert packaged_clip_names(cache, clips) == ["small", "tall", "wheel"]
+
+
+def test_halving_averages_2x2_blocks():
+    frames = np.arange(2 * 1200 * 4 * 3, dtype=np.int64).reshape(2, 1200, 4, 3) % 251
+    out = halve_until_fits(frames.astype(np.uint8), max_height=576)
+    assert out.shape == (2, 300, 1, 3)
+    expected = frames[:, :4, :4].mean(axis=(1, 2))  # two halvings: one 4x4 block
+    assert np.abs(out[:, 0, 0].astype(float) - expected).max() <= 1.0
+
+
+def test_sampler_uses_packaged_clips_that_fit_a_crop(tmp_path):
+    make_tiny_cache(tmp_path)
+    cache = CacheLayout(tmp_path)
+    big = PACKAGED_CLIPS[0].name
+    tiny = PACKAGED_CLIPS[1].name
+    np.save(cache.frames_of(big), moving_pattern(20, 40, 40, seed=4))
+    np.save(cache.frames_of(tiny), moving_pattern(20, 24, 40, seed=5))  # lower than a 32-pixel crop
+    sampler = GopCropSampler(cache, CropConfig(frames=9, size=32), seed=0)
+    assert big in sampler.video_names and tiny not in sampler.video_names
+    assert sampler.batch(0, 2).shape == (2, 3, 9, 32, 32)

