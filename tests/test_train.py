@@ -144,6 +144,8 @@ def test_train_ccm_cli_rejects_bad_arguments(tmp_path):
         main(["ccm", "--run-dir", str(tmp_path / "r"), "--tokenizer", str(junk)])
     with pytest.raises(TrainArgumentError, match="positive"):
         main(["ccm", "--run-dir", str(tmp_path / "r"), "--tokenizer", str(junk), "--steps", "0"])
+    with pytest.raises(TrainArgumentError, match=r"--video-fraction must be in \[0, 1\]"):
+        main(["ccm", "--run-dir", str(tmp_path / "r"), "--tokenizer", str(junk), "--video-fraction", "1.5"])
     assert not (tmp_path / "r").exists()  # nothing written for a refused command
 
 

@@ -83,6 +83,9 @@ def _add_ccm_parser(sub) -> None:
     c.add_argument("--batch-size", type=int, default=d.batch_size)
     c.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (cosine decay to 0)")
     c.add_argument("--pool-gops", type=int, default=d.pool_gops, help="training GoP crops tokenized once")
+    c.add_argument("--video-fraction", type=float, default=d.video_fraction,
+                   help="share of pool crops from real clips, the rest stills in synthetic motion "
+                        f"(default {d.video_fraction}; 1.0 = real video only)")
     c.add_argument("--val-every", type=int, default=d.val_every)
     c.add_argument("--seed", type=int, default=d.seed)
     c.add_argument("--cache", default=None, help="data cache (default: $TVC_CACHE, else ~/.cache/tvc_ffmpeg)")
@@ -158,10 +161,13 @@ def _train_ccm(args: argparse.Namespace) -> int:
 
     if min(args.steps, args.batch_size, args.hidden, args.pool_gops, args.val_every) < 1:
         raise TrainArgumentError("--steps, --batch-size, --hidden, --pool-gops and --val-every must be positive")
+    if not 0.0 <= args.video_fraction <= 1.0:
+        raise TrainArgumentError(f"--video-fraction must be in [0, 1], got {args.video_fraction}")
     tokenizer = _load_tokenizer(args.tokenizer)
     cfg = CcmTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
                          kernels=tuple(args.kernels),
-                         pool_gops=args.pool_gops, val_every=args.val_every, seed=args.seed)
+                         pool_gops=args.pool_gops, video_fraction=args.video_fraction,
+                         val_every=args.val_every, seed=args.seed)
     result = train_ccm(args.run_dir, tokenizer, cfg, args.cache)
     print(f"bits/token on the validation tokens: raw {result['raw_bits_per_token']:.3f}, "
           f"histogram {result['histogram_bits_per_token']:.3f}, CCM {result['val_bits_per_token']:.3f}")

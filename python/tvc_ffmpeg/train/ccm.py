@@ -44,6 +44,7 @@ class CcmTrainConfig:
     hidden: int = 32
     kernels: Tuple[int, ...] = (3, 3, 1)  # per layer; the last is the logit layer
     pool_gops: int = 384
+    video_fraction: float = 0.4  # share of pool crops cut from real clips (the rest: stills in motion)
     crop_size: int = 128  # the training sampler needs crops no larger than its smallest clip (carphone, 144 lines)
     gop_frames: int = 17
     val_every: int = 250
@@ -145,8 +146,8 @@ def build_token_pool(tokenizer, run_dir: Path, cfg: CcmTrainConfig, cache=None) 
     from ..data.dataset import CropConfig, GopCropSampler
 
     cache = CacheLayout.resolve(cache)
-    sampler = GopCropSampler(cache, CropConfig(frames=cfg.gop_frames, size=cfg.crop_size),
-                             seed=cfg.seed + 1000)
+    crop = CropConfig(frames=cfg.gop_frames, size=cfg.crop_size, video_fraction=cfg.video_fraction)
+    sampler = GopCropSampler(cache, crop, seed=cfg.seed + 1000)
     parts = []
     from tqdm import tqdm
 
