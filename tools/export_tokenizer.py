@@ -1,6 +1,6 @@
 """Export a trained run as the shipped weights of a model id, and print what to record.
 
-    python3 tools/export_tokenizer.py runs/tvc-s-v1-b/best.pt --model-id tvc-s-v2
+    python3 tools/export_tokenizer.py runs/tvc-s-v3-a/best.pt --model-id tvc-s-v3
 
 Writes ``python/tvc_ffmpeg/models/weights/<id>.pt`` (float16, learned weights only) and
 prints its sha256 (for ``REGISTRY`` in models/registry.py) and the token-only PSNR-Y of the

@@ -8,6 +8,8 @@ import logging
 from pathlib import Path
 from typing import Optional, Sequence
 
+from ..models.registry import DEFAULT_MODEL_ID
+
 log = logging.getLogger(__name__)
 
 
@@ -29,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     src = t.add_mutually_exclusive_group()
-    src.add_argument("--model", default=None, help="shipped model id (default: the default model, tvc-s-v2)")
+    src.add_argument("--model", default=None, help=f"shipped model id (default: {DEFAULT_MODEL_ID})")
     src.add_argument("--weights", type=Path, default=None,
                      help="weights file, or a run's best.pt / checkpoint.pt")
     src.add_argument("--cosmos", type=Path, default=None,

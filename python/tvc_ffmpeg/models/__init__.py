@@ -7,7 +7,7 @@ from .gop import ClipReconstruction, VideoTokenizer, reconstruct_clip
 from .registry import (
     DEFAULT_MODEL_ID,
     REGISTRY,
-    TVC_S_V2,
+    TVC_S_V3,
     ModelEntry,
     ModelRegistryError,
     export_weights,
@@ -27,7 +27,7 @@ __all__ = [
     "ModelEntry",
     "ModelRegistryError",
     "REGISTRY",
-    "TVC_S_V2",
+    "TVC_S_V3",
     "TokenizerConfig",
     "TokenizerDecoder",
     "TokenizerEncoder",

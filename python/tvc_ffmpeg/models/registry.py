@@ -23,11 +23,11 @@ from .tokenizer import CausalVideoTokenizer
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
-# tvc-s-v1 (session 1's 3,000-step tokenizer) was replaced before any release by its
-# continuation tvc-s-v2 (docs/models.md); its streams used bitstream format 1.0,
-# which this version no longer reads.
-TVC_S_V2 = "tvc-s-v2"
-DEFAULT_MODEL_ID = TVC_S_V2
+# tvc-s-v1 (session 1's 3,000-step tokenizer) and tvc-s-v2 (its 4,500-step continuation)
+# were replaced before any release by tvc-s-v3, a further continuation (docs/models.md).
+# tvc-s-v1's streams used bitstream format 1.0, which this version no longer reads.
+TVC_S_V3 = "tvc-s-v3"
+DEFAULT_MODEL_ID = TVC_S_V3
 
 
 class ModelRegistryError(InvalidArgumentError):
@@ -47,12 +47,12 @@ class ModelEntry:
 
 
 REGISTRY: Dict[str, ModelEntry] = {
-    TVC_S_V2: ModelEntry(
-        model_id=TVC_S_V2,
+    TVC_S_V3: ModelEntry(
+        model_id=TVC_S_V3,
         config=TokenizerConfig(fsq_levels=(8, 5, 5, 5)),
-        weights_file=f"{TVC_S_V2}.pt",
-        # runs/tvc-s-v1-b/best.pt, step 4500, bundled with its context model (docs/models.md)
-        sha256="408b2429e0541f93e6202e63892f5a5c714acbdfd1b426bd036e712db169809a",
+        weights_file=f"{TVC_S_V3}.pt",
+        # runs/tvc-s-v3-a/best.pt, step 4500, bundled with its context model (docs/models.md)
+        sha256="44067649a37a3651db0109836e0723f831d72d62493a481dfaf139d05cd50dd2",
     ),
 }
 

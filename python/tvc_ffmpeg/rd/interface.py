@@ -8,7 +8,7 @@ through :class:`FunctionCodec` from a plain ``(clip, level) -> (num_bytes, decod
 function::
 
     from tvc_ffmpeg.rd import FunctionCodec
-    ours = FunctionCodec("tvc-s-v2", levels=[1, 2, 3, 4], fn=my_encode_decode)
+    ours = FunctionCodec("tvc-s-v3", levels=[1, 2, 3, 4], fn=my_encode_decode)
 
 Bytes are "all bytes of the video stream": every byte a decoder needs (headers included),
 no container overhead.
