@@ -131,6 +131,8 @@ def test_train_cli_rejects_bad_arguments(tmp_path):
         main(["tokenizer", "--run-dir", str(tmp_path / "r"), "--crop-frames", "16"])
     with pytest.raises(TrainArgumentError):
         main(["tokenizer", "--run-dir", str(tmp_path / "r"), "--steps", "0"])
+    with pytest.raises(TrainArgumentError, match=r"--video-fraction must be in \[0, 1\]"):
+        main(["tokenizer", "--run-dir", str(tmp_path / "r"), "--video-fraction", "-0.1"])
 
 
 def test_train_ccm_cli_rejects_bad_arguments(tmp_path):

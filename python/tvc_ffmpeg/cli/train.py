@@ -52,6 +52,8 @@ def _add_tokenizer_parser(sub) -> None:
     t.add_argument("--seed", type=int, default=d.seed)
     t.add_argument("--crop-frames", type=int, default=dc.frames, help="frames per training GoP (1 + 8k)")
     t.add_argument("--crop-size", type=int, default=dc.size, help="side of square crops in pixels (multiple of 16)")
+    t.add_argument("--video-fraction", type=float, default=dc.video_fraction,
+                   help="share of crops from real clips, the rest stills in synthetic motion (default %(default)s)")
     t.add_argument("--fsq-levels", type=_int_tuple, default=m.fsq_levels,
                    help="FSQ levels per latent channel, e.g. 8,5,5,5 (codebook = product)")
     t.add_argument("--ms-ssim-weight", type=float, default=LossWeights().ms_ssim)
@@ -187,12 +189,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise TrainArgumentError("--steps and --batch-size must be positive")
     if args.crop_size % 16 or (args.crop_frames - 1) % 8:
         raise TrainArgumentError("--crop-size must be a multiple of 16 and --crop-frames 1 + 8k")
+    if not 0.0 <= args.video_fraction <= 1.0:
+        raise TrainArgumentError(f"--video-fraction must be in [0, 1], got {args.video_fraction}")
     model_cfg = TokenizerConfig(fsq_levels=args.fsq_levels)
     cfg = TrainConfig(
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
         val_every=args.val_every, val_gop_frames=args.val_gop, checkpoint_minutes=args.checkpoint_minutes,
         threads=args.threads, losses=replace(LossWeights(), ms_ssim=args.ms_ssim_weight),
-        crop=replace(CropConfig(), frames=args.crop_frames, size=args.crop_size),
+        crop=replace(CropConfig(), frames=args.crop_frames, size=args.crop_size,
+                     video_fraction=args.video_fraction),
     )
     best = train_tokenizer(args.run_dir, model_cfg, cfg, CacheLayout.resolve(args.cache),
                            progress=not args.no_progress, init_weights=args.init_weights)
