@@ -133,6 +133,11 @@ def _load_tokenizer(path: Path):
         raise TrainArgumentError(str(exc)) from None
 
 
+def _check_video_fraction(value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise TrainArgumentError(f"--video-fraction must be in [0, 1], got {value}")
+
+
 def _train_predictor(args: argparse.Namespace) -> int:
     from ..codec.model import bundle_weights
     from ..train.predictor import PredictorTrainConfig, load_trained_predictor, train_predictor
@@ -163,8 +168,7 @@ def _train_ccm(args: argparse.Namespace) -> int:
 
     if min(args.steps, args.batch_size, args.hidden, args.pool_gops, args.val_every) < 1:
         raise TrainArgumentError("--steps, --batch-size, --hidden, --pool-gops and --val-every must be positive")
-    if not 0.0 <= args.video_fraction <= 1.0:
-        raise TrainArgumentError(f"--video-fraction must be in [0, 1], got {args.video_fraction}")
+    _check_video_fraction(args.video_fraction)
     tokenizer = _load_tokenizer(args.tokenizer)
     cfg = CcmTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
                          kernels=tuple(args.kernels),
@@ -189,8 +193,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise TrainArgumentError("--steps and --batch-size must be positive")
     if args.crop_size % 16 or (args.crop_frames - 1) % 8:
         raise TrainArgumentError("--crop-size must be a multiple of 16 and --crop-frames 1 + 8k")
-    if not 0.0 <= args.video_fraction <= 1.0:
-        raise TrainArgumentError(f"--video-fraction must be in [0, 1], got {args.video_fraction}")
+    _check_video_fraction(args.video_fraction)
     model_cfg = TokenizerConfig(fsq_levels=args.fsq_levels)
     cfg = TrainConfig(
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
