@@ -4,14 +4,24 @@ Every error the library raises is a :class:`TvcError`. Subclasses also inherit
 the matching builtin, so ``except ValueError`` keeps working for callers that
 do not know this package. Native error codes (``tvc_error`` in
 ``csrc/include/tvc/tvc.h``) map to exactly one class through ``_BY_CODE``.
+
+Every exception class of the package is defined here, including the narrower
+ones that modules raise (``ModelRegistryError``, ``RunMismatchError``, ...);
+those modules import them from here, so ``from tvc_ffmpeg.models.registry
+import ModelRegistryError`` keeps working. A narrower class carries its base's
+native code: it refines the message's context, not the category.
+
+This module imports nothing heavy: ``tvc info`` and the C API host load it
+first.
 """
 
 from __future__ import annotations
 
 from typing import Dict, Type
 
-# Values of enum tvc_error in tvc.h. tests/test_errors.py checks them against
-# the compiled library, so the two cannot drift apart.
+# Values of enum tvc_error in csrc/include/tvc/tvc.h: the one table of native
+# codes on the Python side. tests/test_errors.py parses the header's enum and
+# compares names and values both ways, so the two cannot drift apart.
 TVC_OK = 0
 TVC_EAGAIN = -1
 TVC_EOF = -2
@@ -25,6 +35,11 @@ TVC_ENOMEM = -9
 TVC_ELIMIT = -10
 TVC_EBACKEND = -11
 TVC_EINTERNAL = -12
+
+# The same table by name, built from the constants above rather than written twice.
+ERROR_CODES: Dict[str, int] = {
+    name: value for name, value in list(globals().items()) if name.startswith("TVC_")
+}
 
 
 class TvcError(Exception):
@@ -93,6 +108,46 @@ class InternalError(TvcError, RuntimeError):
     code = TVC_EINTERNAL
 
 
+# ---------------------------------------------------------------- narrower classes
+# Raised by one part of the package; each keeps its base's code.
+
+
+class ModelConfigError(InvalidArgumentError):
+    """A model configuration is inconsistent."""
+
+
+class ModelRegistryError(InvalidArgumentError):
+    """Unknown model id, or a weights file that is missing or does not match its hash."""
+
+
+class CosmosCheckpointError(InvalidArgumentError):
+    """The TorchScript files are missing or do not behave like a Cosmos discrete tokenizer."""
+
+
+class RunMismatchError(InvalidArgumentError):
+    """The run directory holds a run with a different model or data configuration."""
+
+
+class EvalArgumentError(InvalidArgumentError):
+    """Conflicting or invalid options of ``tvc eval``."""
+
+
+class TrainArgumentError(InvalidArgumentError):
+    """Invalid options of ``tvc train``."""
+
+
+class DataAssemblyError(TvcError, RuntimeError):
+    """A source of training or validation material could not be fetched or read."""
+
+
+class PackagedClipError(DataAssemblyError):
+    """One packaged clip could not be fetched, found in its package, or decoded.
+
+    A kind of :class:`DataAssemblyError`, so ``tvc data`` reports it the same way."""
+
+
+# ---------------------------------------------------------------- code -> class
+# Only the classes that own a native code; the narrower ones above map to their base.
 _BY_CODE: Dict[int, Type[TvcError]] = {
     cls.code: cls
     for cls in (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import InvalidArgumentError
+from ..errors import EvalArgumentError
 import argparse
 import logging
 from pathlib import Path
@@ -11,10 +11,6 @@ from typing import Optional, Sequence
 from ..models.registry import DEFAULT_MODEL_ID
 
 log = logging.getLogger(__name__)
-
-
-class EvalArgumentError(InvalidArgumentError):
-    """Conflicting or invalid options of ``tvc eval``."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,17 +10,13 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from ..data.cache import CacheLayout
-from ..errors import InvalidArgumentError
+from ..errors import TrainArgumentError
 from ..data.dataset import CropConfig
 from ..models.config import TokenizerConfig
 from ..train.losses import LossWeights
 from ..train.loop import TrainConfig, train_tokenizer
 
 log = logging.getLogger(__name__)
-
-
-class TrainArgumentError(InvalidArgumentError):
-    """Invalid options of ``tvc train``."""
 
 
 def _int_tuple(text: str) -> tuple:

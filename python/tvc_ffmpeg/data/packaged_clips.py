@@ -31,7 +31,7 @@ import av
 import numpy as np
 
 from ..checksum import file_sha256
-from ..errors import TvcError
+from ..errors import PackagedClipError, TvcError
 from .cache import CacheLayout
 from .clips import decode_rgb
 
@@ -41,10 +41,6 @@ log = logging.getLogger(__name__)
 # at up to 2.5x downscale, so 720p and 1080p add little but memory (a 280-frame 720p clip is
 # 774 MB of RGB).
 MAX_STORED_HEIGHT = 576
-
-
-class PackagedClipError(TvcError, RuntimeError):
-    """One packaged clip could not be fetched, found in its package, or decoded."""
 
 
 @dataclass(frozen=True)

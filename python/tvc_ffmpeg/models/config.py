@@ -6,14 +6,10 @@ construction instead of silently meaning "default".
 
 from __future__ import annotations
 
-from ..errors import InvalidArgumentError
+from ..errors import ModelConfigError
 import math
 from dataclasses import asdict, dataclass
 from typing import ClassVar, Tuple
-
-
-class ModelConfigError(InvalidArgumentError):
-    """A model configuration is inconsistent."""
 
 
 @dataclass(frozen=True)

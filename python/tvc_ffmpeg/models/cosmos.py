@@ -10,7 +10,7 @@ distributed with this project; users bring their own.
 
 from __future__ import annotations
 
-from ..errors import InvalidArgumentError
+from ..errors import CosmosCheckpointError
 import math
 import os
 from pathlib import Path
@@ -19,10 +19,6 @@ from typing import Sequence, Tuple
 import torch
 
 COSMOS_DV_FSQ_LEVELS = (8, 8, 8, 5, 5, 5)
-
-
-class CosmosCheckpointError(InvalidArgumentError):
-    """The TorchScript files are missing or do not behave like a Cosmos discrete tokenizer."""
 
 
 class CosmosTokenizer:

@@ -10,7 +10,7 @@ with a clear error rather than decoding garbage.
 from __future__ import annotations
 
 from ..checksum import file_sha256
-from ..errors import InvalidArgumentError
+from ..errors import ModelRegistryError
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +28,6 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 # tvc-s-v1's streams used bitstream format 1.0, which this version no longer reads.
 TVC_S_V3 = "tvc-s-v3"
 DEFAULT_MODEL_ID = TVC_S_V3
-
-
-class ModelRegistryError(InvalidArgumentError):
-    """Unknown model id, or a weights file that is missing or does not match its hash."""
 
 
 @dataclass(frozen=True)

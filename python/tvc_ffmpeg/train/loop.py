@@ -15,7 +15,7 @@ raised on resume; the learning-rate schedule is a function of (step, steps).
 
 from __future__ import annotations
 
-from ..errors import InvalidArgumentError
+from ..errors import RunMismatchError
 import csv
 import json
 import logging
@@ -37,10 +37,6 @@ from .threads import ThreadTuner
 from .validate import ValidationSet
 
 log = logging.getLogger(__name__)
-
-
-class RunMismatchError(InvalidArgumentError):
-    """The run directory holds a run with a different model or data configuration."""
 
 
 @dataclass(frozen=True)
