@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs the Debian packages the test suite needs on a machine that has nothing:
+# the `ffmpeg` command line (the classic-codec anchors of the RD harness and their tests,
+# libaom included, come from it). Part of the README's test command, so CI installs them too.
+#
+# Runs apt-get only when something is missing; without root or apt-get it says what to
+# install and exits 0, and the tests that need the missing tools are skipped.
+set -eu
+
+packages="ffmpeg"
+missing=""
+for p in $packages; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "install-system-deps: please install:$missing (Debian/Ubuntu: apt-get install$missing);" \
+         "tests that need them are skipped" >&2
+    exit 0
+fi
+echo "install-system-deps: apt-get install$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing >/dev/null
