@@ -266,16 +266,18 @@ def classic_codecs(
     "libaom": "6"}`` (x264/x265 preset, SVT-AV1 preset number, libaom cpu-used).
     """
     binary = ffmpeg or default_ffmpeg()
-    have = available_encoders(binary)
     presets = dict(presets or {})
     unknown = set(presets) - set(names)
     if unknown:
         raise InvalidArgumentError(f"preset given for codecs not run: {', '.join(sorted(unknown))}")
+    # Argument errors first: they need no ffmpeg, and must not hide behind a missing one.
+    for name in names:
+        if name not in CLASSIC_BUILDERS:
+            raise InvalidArgumentError(f"unknown classic codec {name!r}; known: {', '.join(CLASSIC_BUILDERS)}")
+    have = available_encoders(binary)
     out = []
     for name in names:
-        builder = CLASSIC_BUILDERS.get(name)
-        if builder is None:
-            raise InvalidArgumentError(f"unknown classic codec {name!r}; known: {', '.join(CLASSIC_BUILDERS)}")
+        builder = CLASSIC_BUILDERS[name]
         kwargs = {}
         if name in presets:
             key, kind = _EFFORT_ARG[name]
