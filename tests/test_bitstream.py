@@ -1,6 +1,7 @@
 """The bitstream (docs/bitstream.md): round trips, the byte layout as the spec
 states it, and one test per row of the spec's damage table."""
 
+import dataclasses
 import struct
 import zlib
 
@@ -12,6 +13,10 @@ import tvc_ffmpeg as tvc
 from tvc_ffmpeg import _native
 from tvc_ffmpeg.bitstream import (
     FILE_SIGNATURE,
+    FLAG_END_RECORD,
+    Damaged,
+    EndOfStream,
+    Record,
     GopPacket,
     SequenceHeader,
     TvcReader,
@@ -43,7 +48,7 @@ def with_crc(body):
     return body + struct.pack("<I", zlib.crc32(body))
 
 
-def spec_sequence_header(version=(2, 0), width=640, extra=b"", model=b"tvc-s-v1", color_range=1):
+def spec_sequence_header(version=(2, 1), width=640, extra=b"", model=b"tvc-s-v1", color_range=1):
     """A sequence-header packet built from the spec's table, independently of the C++ writer."""
     fields = struct.pack("<BB", *version) + model.ljust(32, b"\0") + SHA
     fields += struct.pack("<HH", width, 272) + struct.pack("<6I", 25, 1, 1, 25, 1, 1)
@@ -51,8 +56,8 @@ def spec_sequence_header(version=(2, 0), width=640, extra=b"", model=b"tvc-s-v1"
     return with_crc(bytes([1]) + uv(len(fields)) + fields)
 
 
-def spec_gop(frames=17, substreams=((1, b"\x00\x00\x01\x00"),), extra=b"", coded=(320, 136)):
-    fields = uv(0) + uv(frames) + uv(0) + bytes([3, 0]) + uv(0) + uv(coded[0]) + uv(coded[1])
+def spec_gop(frames=17, substreams=((1, b"\x00\x00\x01\x00"),), extra=b"", coded=(320, 136), index=0):
+    fields = uv(index) + uv(frames) + uv(0) + bytes([3, 0]) + uv(0) + uv(coded[0]) + uv(coded[1])
     fields += bytes([0, len(substreams)]) + extra
     body = bytes([2]) + uv(len(fields)) + fields
     for kind, payload in substreams:
@@ -117,13 +122,15 @@ def test_file_round_trip(tmp_path_factory, sizes, data):
     with TvcWriter(path, hdr) as w:
         for i, n in enumerate(sizes):
             payload = data.draw(st.binary(min_size=n, max_size=n))
-            pkt = GopPacket(gop_index=i, frame_count=1 + i % 17, first_pts=17 * i,
+            frames = 17 if i < len(sizes) - 1 else 1 + i % 17  # only the last GoP may be short
+            pkt = GopPacket(gop_index=i, frame_count=frames, first_pts=17 * i,
                             coded_width=320 * (1 + i % 2), coded_height=136 * (1 + i % 2), substreams=((1, payload),))
             w.write_packet(pkt)
             written.append(pkt)
     r = TvcReader(path)
-    assert r.header == hdr
-    assert [p for _, p in r] == written
+    assert r.header == dataclasses.replace(hdr, flags=FLAG_END_RECORD)
+    assert [item.packet for item in r] == written
+    assert r.end == EndOfStream(len(sizes), sum(p.frame_count for p in written)) and r.end_verified
 
 
 def test_writer_refuses_out_of_order_and_oversized_gops(tmp_path):
@@ -196,10 +203,10 @@ def test_crc_mismatch_drops_only_that_gop(tmp_path):
     with pytest.raises(tvc.CrcMismatchError):
         GopPacket.from_bytes(bytes(bad))
     path = tmp_path / "d.tvc"
-    path.write_bytes(tvc_file(spec_sequence_header(), good, bytes(bad), good))
+    path.write_bytes(tvc_file(spec_sequence_header(), good, bytes(bad), spec_gop(index=2)))
     results = list(TvcReader(path))
-    assert [p is not None for _, p in results] == [True, False, True]
-    assert isinstance(results[1][0].error, tvc.CrcMismatchError)
+    assert [isinstance(r, Record) for r in results] == [True, False, True]
+    assert isinstance(results[1].error, tvc.CrcMismatchError)
 
 
 def test_truncated_packet_and_file():
@@ -220,14 +227,14 @@ def test_oversized_record_and_picture_hit_limits():
 
 
 def test_lost_sync_resynchronises_at_next_valid_record(tmp_path):
-    data = bytearray(tvc_file(spec_sequence_header(), spec_gop(), spec_gop(), spec_gop()))
+    data = bytearray(tvc_file(spec_sequence_header(), spec_gop(), spec_gop(index=1), spec_gop(index=2)))
     second = len(tvc_file(spec_sequence_header(), spec_gop()))
     data[second : second + 2] = b"XX"  # destroy the second GoP's sync
     path = tmp_path / "s.tvc"
     path.write_bytes(bytes(data))
     results = list(TvcReader(path))
-    assert [p is not None for _, p in results] == [True, False, True]
-    assert isinstance(results[1][0].error, tvc.InvalidDataError)
+    assert [isinstance(r, Record) for r in results] == [True, False, True]
+    assert isinstance(results[1].error, tvc.InvalidDataError)
 
 
 def test_fake_syncs_do_not_make_scanning_quadratic():
@@ -240,8 +247,8 @@ def test_fake_syncs_do_not_make_scanning_quadratic():
 def test_unknown_packet_type_is_skipped(tmp_path):
     odd = with_crc(bytes([9]) + uv(3) + b"abc")
     path = tmp_path / "u.tvc"
-    path.write_bytes(tvc_file(spec_sequence_header(), spec_gop(), odd, spec_gop()))
-    assert [p is not None for _, p in TvcReader(path)] == [True, True]
+    path.write_bytes(tvc_file(spec_sequence_header(), spec_gop(), odd, spec_gop(index=1)))
+    assert [isinstance(r, Record) for r in TvcReader(path)] == [True, True]
 
 
 def test_unknown_substream_kinds():

@@ -1,6 +1,7 @@
 #include "bitstream.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "bytes.hpp"
@@ -246,6 +247,45 @@ GopPacket parse_gop_packet(const uint8_t* data, std::size_t size, const Sequence
   return p;
 }
 
+// ------------------------------------------------------------ end of stream
+
+std::vector<uint8_t> write_end_of_stream(const EndOfStream& e) {
+  if (e.gop_count > 0x100000000ull) fail(TVC_EINVAL, "end record: more than 2^32 GoPs");
+  if (e.frame_count < e.gop_count || e.frame_count > e.gop_count * kMaxGopLength)
+    fail(TVC_EINVAL, "end record: frame count does not fit the GoP count");
+  ByteWriter fields;
+  fields.uv(e.gop_count);
+  fields.uv(e.frame_count);
+  ByteWriter w;
+  w.u8(kPacketEndOfStream);
+  w.uv(fields.size());
+  w.bytes(fields.buffer().data(), fields.size());
+  finish_packet(w);
+  return w.buffer();
+}
+
+EndOfStream parse_end_of_stream(const uint8_t* data, std::size_t size, const SequenceHeader* stream) {
+  const std::size_t body = verified_body_size(data, size);
+  ByteReader r(data, body, "end record");
+  if (r.u8() != kPacketEndOfStream) fail(TVC_EINVALIDDATA, "not an end-of-stream packet");
+  const uint64_t fields_size = r.uv();
+  if (fields_size != r.left()) fail(TVC_EINVALIDDATA, "end record size field disagrees with the packet size");
+  ByteReader f(r.bytes(static_cast<std::size_t>(fields_size)), static_cast<std::size_t>(fields_size),
+               "end record");
+  EndOfStream e;
+  e.gop_count = f.uv();
+  e.frame_count = f.uv();
+  // Later minor versions may append fields: skipped.
+  if (e.gop_count > 0x100000000ull) fail(TVC_EINVALIDDATA, "end record: GoP count above 2^32");
+  const uint64_t gop_length = stream ? stream->gop_length : kMaxGopLength;
+  // Every GoP but the last is full when the GoP length is known; each holds >= 1 frame.
+  const uint64_t least = stream && e.gop_count ? (e.gop_count - 1) * gop_length + 1 : e.gop_count;
+  if (e.frame_count < least || e.frame_count > e.gop_count * gop_length)
+    fail(TVC_EINVALIDDATA, "end record: " + std::to_string(e.frame_count) + " frames cannot fill " +
+                               std::to_string(e.gop_count) + " GoPs");
+  return e;
+}
+
 // ------------------------------------------------------------ .tvc records
 
 std::vector<uint8_t> write_record(const std::vector<uint8_t>& packet) {
@@ -258,68 +298,154 @@ std::vector<uint8_t> write_record(const std::vector<uint8_t>& packet) {
   return w.buffer();
 }
 
-namespace {
+void RecordScanner::feed(const uint8_t* data, std::size_t size) {
+  if (eof_) fail(TVC_EINVAL, "record scanner: data fed after finish()");
+  // Drop consumed bytes before growing, so the buffer holds at most one record
+  // plus the last piece fed.
+  if (head_ > 0 && head_ >= buf_.size() / 2) {
+    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
+  buf_.insert(buf_.end(), data, data + size);
+  const int64_t grow = size > (uint64_t{1} << 58) ? INT64_MAX / 2 : 8 * static_cast<int64_t>(size);
+  resync_budget_ = std::min<int64_t>(resync_budget_ + grow, INT64_MAX / 2);
+}
 
-// Tries to read one valid record at pos. Returns true and fills info on
-// success; otherwise fills the error of the first problem met.
-bool try_record(const uint8_t* data, std::size_t size, std::size_t pos, RecordInfo& info) {
-  info = RecordInfo{};
-  info.offset = pos;
-  try {
-    ByteReader r(data + pos, size - pos, "record");
-    const uint8_t* sync = r.bytes(2);
-    if (sync[0] != kRecordSync[0] || sync[1] != kRecordSync[1])
-      fail(TVC_EINVALIDDATA, "no record sync");
-    const uint64_t n = r.uv();
-    if (n == 0 || n > kMaxPacketSize) fail(TVC_ELIMIT, "record size outside 1 byte .. 64 MiB");
-    if (n > r.left()) fail(TVC_ETRUNCATED, "record runs past the end of the file");
-    info.packet_offset = static_cast<std::size_t>(r.pos() - data);
-    info.packet_size = static_cast<std::size_t>(n);
-    info.type = packet_type(r.pos(), info.packet_size);
-    return true;
-  } catch (const Error& e) {
-    info.error = e.code();
-    info.message = e.what();
-    return false;
+void RecordScanner::consume(std::size_t n) {
+  head_ += n;
+  base_ += n;
+  if (head_ == buf_.size()) {
+    buf_.clear();
+    head_ = 0;
   }
 }
 
-}  // namespace
+// Looks at a record starting `at` bytes past the head. kIncomplete means the
+// answer depends on bytes not yet fed; at end of input there is no such answer.
+RecordScanner::Probe RecordScanner::probe(std::size_t at, ScannedRecord& rec, uint64_t& crc_cost) const {
+  rec = ScannedRecord{};
+  rec.offset = base_ + at;
+  crc_cost = 0;
+  const std::size_t avail = buffered() - at;
+  try {
+    ByteReader r(data() + at, avail, "record");
+    const uint8_t* sync = r.bytes(2);
+    if (sync[0] != kRecordSync[0] || sync[1] != kRecordSync[1]) fail(TVC_EINVALIDDATA, "no record sync");
+    const uint64_t n = r.uv();
+    // The limit is checked before waiting for (and buffering) the packet.
+    if (n == 0 || n > kMaxPacketSize) fail(TVC_ELIMIT, "record size outside 1 byte .. 64 MiB");
+    if (n > r.left()) fail(TVC_ETRUNCATED, "record runs past the end of the stream");
+    const std::size_t framing = static_cast<std::size_t>(r.pos() - (data() + at));
+    crc_cost = n;
+    rec.type = packet_type(r.pos(), static_cast<std::size_t>(n));
+    rec.size = framing + n;
+    rec.packet.assign(r.pos(), r.pos() + n);
+    return Probe::kValid;
+  } catch (const Error& e) {
+    // Running out of bytes is only damage once no more can come.
+    if (e.code() == TVC_ETRUNCATED && crc_cost == 0 && !eof_) return Probe::kIncomplete;
+    rec.error = e.code();
+    rec.message = e.what();
+    return Probe::kInvalid;
+  }
+}
 
-std::vector<RecordInfo> scan_records(const uint8_t* data, std::size_t size) {
-  if (size < kSignatureSize || std::memcmp(data, kFileSignature, kSignatureSize) != 0)
-    fail(TVC_EINVALIDDATA, "not a .tvc file (signature missing)");
-  std::vector<RecordInfo> out;
-  std::size_t pos = kSignatureSize;
-  int64_t resync_budget = 8 * static_cast<int64_t>(size) + (1 << 20);
-  while (pos < size) {
-    RecordInfo info;
-    if (try_record(data, size, pos, info)) {
-      pos = info.packet_offset + info.packet_size;
-      out.push_back(std::move(info));
+RecordScanner::Status RecordScanner::next(ScannedRecord& out) {
+  if (!signature_ok_) {
+    if (buffered() < kSignatureSize && !eof_) return kNeedData;
+    if (buffered() < kSignatureSize || std::memcmp(data(), kFileSignature, kSignatureSize) != 0)
+      fail(TVC_EINVALIDDATA, "not a .tvc file (signature missing)");
+    consume(kSignatureSize);
+    signature_ok_ = true;
+  }
+  uint64_t cost = 0;
+  if (!in_damage_) {
+    if (buffered() == 0) return eof_ ? kEnd : kNeedData;
+    ScannedRecord rec;
+    const Probe p = probe(0, rec, cost);
+    if (p == Probe::kIncomplete) return kNeedData;
+    if (p == Probe::kValid) {
+      consume(static_cast<std::size_t>(rec.size));
+      out = std::move(rec);
+      return kRecord;
+    }
+    // Damage: remember where it began, then look for the next sync that
+    // starts a record with a valid CRC.
+    in_damage_ = true;
+    damage_start_ = base_;
+    damage_error_ = rec.error;
+    damage_message_ = rec.message;
+    candidate_ = 1;
+  }
+  for (;;) {
+    const std::size_t avail = buffered();
+    bool found = false;
+    if (resync_budget_ > 0) {
+      const void* hit = candidate_ < avail ? std::memchr(data() + candidate_, kRecordSync[0], avail - candidate_)
+                                           : nullptr;
+      candidate_ = hit ? static_cast<std::size_t>(static_cast<const uint8_t*>(hit) - data()) : avail;
+      found = hit != nullptr;
+    } else {
+      candidate_ = avail;  // out of budget: wait for more input, or give up at its end
+    }
+    if (!found) {
+      // Nothing before candidate_ can start a record: forget those bytes.
+      consume(candidate_);
+      candidate_ = 0;
+      if (!eof_) return kNeedData;
+      out = ScannedRecord{};
+      out.offset = damage_start_;
+      out.size = base_ + buffered() - damage_start_;
+      out.error = damage_error_;
+      out.message = damage_message_;
+      consume(buffered());
+      in_damage_ = false;
+      return kRecord;
+    }
+    ScannedRecord rec;
+    const Probe p = probe(candidate_, rec, cost);
+    if (p == Probe::kIncomplete) {
+      consume(candidate_);
+      candidate_ = 0;
+      return kNeedData;
+    }
+    if (p == Probe::kInvalid) {
+      resync_budget_ -= static_cast<int64_t>(cost) + 16;
+      ++candidate_;
       continue;
     }
-    // Damage: report it once, then look for the next sync that starts a
-    // record with a valid CRC.
-    // Each candidate costs a CRC over its claimed size; a budget keeps a
-    // hostile file full of fake syncs linear in its size.
-    RecordInfo damage = info;
-    std::size_t next = pos + 1;
-    RecordInfo found;
-    bool ok = false;
-    for (; next + 2 <= size && resync_budget > 0; ++next) {
-      if (data[next] != kRecordSync[0] || data[next + 1] != kRecordSync[1]) continue;
-      if (try_record(data, size, next, found)) {
-        ok = true;
-        break;
-      }
-      resync_budget -= found.packet_size + 16;
+    out = ScannedRecord{};
+    out.offset = damage_start_;
+    out.size = base_ + candidate_ - damage_start_;
+    out.error = damage_error_;
+    out.message = damage_message_;
+    consume(candidate_);
+    candidate_ = 0;
+    in_damage_ = false;
+    return kRecord;  // the valid record comes with the next call
+  }
+}
+
+std::vector<RecordInfo> scan_records(const uint8_t* data, std::size_t size) {
+  RecordScanner scanner;
+  scanner.feed(data, size);
+  scanner.finish();
+  std::vector<RecordInfo> out;
+  ScannedRecord rec;
+  while (scanner.next(rec) == RecordScanner::kRecord) {
+    RecordInfo info;
+    info.offset = static_cast<std::size_t>(rec.offset);
+    info.type = rec.type;
+    info.error = rec.error;
+    info.message = std::move(rec.message);
+    if (rec.error == 0) {
+      info.packet_size = rec.packet.size();
+      info.packet_offset = static_cast<std::size_t>(rec.offset + rec.size - rec.packet.size());
+    } else {
+      info.packet_offset = info.offset;
+      info.packet_size = static_cast<std::size_t>(rec.size);
     }
-    damage.packet_offset = pos;
-    damage.packet_size = (ok ? next : size) - pos;
-    out.push_back(std::move(damage));
-    if (!ok) break;
-    pos = next;
+    out.push_back(std::move(info));
   }
   return out;
 }

@@ -4,17 +4,16 @@
         for frame in frames:
             f.write(frame)
     with tvc_ffmpeg.open("out.tvc") as f:
-        for frame in f:          # decoded Frames; damaged GoPs are skipped with a warning
+        for frame in f:          # decoded Frames; every loss is reported (f.damage)
             ...
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from typing import Iterator, Optional, Union
+from typing import Callable, Iterable, Iterator, List, Optional, Union
 
-from .bitstream import TvcReader, TvcWriter
+from .bitstream import Damaged, PathOrFile, TvcReader, TvcWriter
 from .codec import CodecModel, Decoder, Encoder
 from .codec.session import DEFAULT_GOP_LENGTH, DEFAULT_QUALITY
 from .errors import InvalidArgumentError, InvalidDataError
@@ -23,57 +22,108 @@ from .video.frames import Frame, VideoInfo
 log = logging.getLogger(__name__)
 
 
-class TvcOutput:
-    """A .tvc file being written frame by frame."""
+def encode_into(writer: TvcWriter, encoder: Encoder, frames: Iterable[Frame],
+                progress: Optional[Callable[[int], object]] = None) -> int:
+    """The encode-write-flush loop: encodes ``frames`` into ``writer``, flushes the
+    encoder's last GoP into it, and returns the number of frames read.
+    ``progress(1)`` is called after each frame (e.g. a progress bar's update)."""
+    count = 0
+    for frame in frames:
+        writer.write_packets(encoder.encode(frame))
+        count += 1
+        if progress is not None:
+            progress(1)
+    writer.write_packets(encoder.encode(None))
+    return count
 
-    def __init__(self, path: Union[str, os.PathLike], info: VideoInfo, model: Optional[CodecModel],
+
+class TvcOutput:
+    """A .tvc file being written frame by frame (renamed into place on close)."""
+
+    def __init__(self, path: PathOrFile, info: VideoInfo, model: Optional[CodecModel],
                  gop_length: int, quality: int, target_bitrate: Optional[float]) -> None:
         self._encoder = Encoder(info, model, gop_length, quality, target_bitrate=target_bitrate)
-        self._writer = TvcWriter(path, self._encoder.header)
+        self._writer: Optional[TvcWriter] = TvcWriter(path, self._encoder.header)
 
     def write(self, frame: Frame) -> None:
-        for packet in self._encoder.encode(frame):
-            self._writer.write_packet(packet)
+        if self._writer is None:
+            raise InvalidArgumentError("write() on a closed .tvc output")
+        self._writer.write_packets(self._encoder.encode(frame))
 
     def close(self) -> None:
         if self._writer is not None:
-            for packet in self._encoder.encode(None):
-                self._writer.write_packet(packet)
-            self._writer.close()
+            writer, self._writer = self._writer, None
+            with writer:
+                writer.write_packets(self._encoder.encode(None))
+
+    def abort(self) -> None:
+        """Drops the output: the target path is left untouched."""
+        if self._writer is not None:
+            self._writer.abort()
             self._writer = None
 
     def __enter__(self) -> "TvcOutput":
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
 
 class TvcInput:
-    """A .tvc file read as decoded frames."""
+    """A .tvc stream read as decoded frames, record by record.
 
-    def __init__(self, path: Union[str, os.PathLike], model: Optional[CodecModel]) -> None:
-        self._reader = TvcReader(path)
+    ``source`` is a path, an open binary file (``sys.stdin.buffer``, a pipe) or a
+    :class:`TvcReader` already past the header. Every loss is logged as a warning
+    and kept in ``damage`` (a list of :class:`Damaged`); ``lost_gops`` and
+    ``lost_frames`` sum them (None when some loss has an unknown size).
+    """
+
+    def __init__(self, source: Union[PathOrFile, TvcReader], model: Optional[CodecModel]) -> None:
+        self._reader = source if isinstance(source, TvcReader) else TvcReader(source)
         self._decoder = Decoder(self._reader.header, model)
         self.info = self._decoder.info
-        self.damaged = 0
+        self.damage: List[Damaged] = []
+
+    @property
+    def damaged(self) -> int:
+        """Number of losses reported (0 for a clean stream)."""
+        return len(self.damage)
+
+    @property
+    def lost_gops(self) -> Optional[int]:
+        return _total(d.gops for d in self.damage)
+
+    @property
+    def lost_frames(self) -> Optional[int]:
+        return _total(d.frames for d in self.damage)
+
+    @property
+    def end_verified(self) -> bool:
+        return self._reader.end_verified
+
+    def _report(self, damaged: Damaged) -> None:
+        self.damage.append(damaged)
+        log.warning("%s", damaged.describe())
 
     def __iter__(self) -> Iterator[Frame]:
-        for record, packet in self._reader:
-            if packet is None:
-                self.damaged += 1
-                log.warning("skipping damaged data at byte %d: %s", record.offset, record.error)
+        for item in self._reader:
+            if isinstance(item, Damaged):
+                self._report(item)
                 continue
+            packet = item.packet
             try:
                 frames = self._decoder.decode(packet)
             except InvalidDataError as exc:
-                self.damaged += 1
-                log.warning("skipping GoP %d: %s", packet.gop_index, exc)
+                # Parsed, but its substreams do not decode: exactly this GoP is lost.
+                self._report(Damaged(item.offset, item.size, exc, 1, packet.frame_count, packet.gop_index))
                 continue
             yield from frames
 
     def close(self) -> None:
-        pass
+        self._reader.close()
 
     def __enter__(self) -> "TvcInput":
         return self
@@ -82,7 +132,16 @@ class TvcInput:
         self.close()
 
 
-def open(path: Union[str, os.PathLike], mode: str = "r", *, info: Optional[VideoInfo] = None,
+def _total(counts: Iterable[Optional[int]]) -> Optional[int]:
+    total = 0
+    for n in counts:
+        if n is None:
+            return None
+        total += n
+    return total
+
+
+def open(path: PathOrFile, mode: str = "r", *, info: Optional[VideoInfo] = None,
          model: Optional[CodecModel] = None, gop_length: int = DEFAULT_GOP_LENGTH,
          quality: int = DEFAULT_QUALITY, target_bitrate: Optional[float] = None):
     """Open a .tvc file: mode "r" yields decoded frames, mode "w" (needs ``info``) encodes
