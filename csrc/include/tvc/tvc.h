@@ -20,10 +20,11 @@
  * Threading: a context may be used from one thread at a time; distinct
  * contexts are independent.
  *
- * Status: tvc_version(), tvc_api_version(), tvc_strerror() and the
- * default-settings functions are implemented in libtvc today; the encoder and
- * decoder contexts are declared here so the FFmpeg wrapper can be written
- * against them and are implemented by the codec issue (see docs/ffmpeg.md).
+ * Status: tvc_version(), tvc_api_version(), tvc_strerror() and the two
+ * default-settings functions are implemented today (csrc/capi/). The encoder
+ * and decoder context functions are declared here so the FFmpeg wrapper can be
+ * written against them, but are not defined yet: calling them does not link.
+ * docs/ffmpeg.md says what exists and what the FFmpeg issue adds.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -55,7 +56,10 @@ extern "C" {
 #define TVC_API_VERSION_MINOR 1
 #define TVC_API_VERSION ((TVC_API_VERSION_MAJOR << 16) | TVC_API_VERSION_MINOR)
 
-/* Error codes. Stable: values are never reused or renumbered. */
+/* Error codes. Stable: values are never reused or renumbered. The Python
+ * package mirrors this enum once, in python/tvc_ffmpeg/errors.py (one exception
+ * class per failure code); tests/test_errors.py parses this enum and keeps the
+ * two equal, so add a code in both places. */
 enum tvc_error {
     TVC_OK = 0,
     TVC_EAGAIN = -1,              /* feed more input before receiving */
@@ -72,7 +76,8 @@ enum tvc_error {
     TVC_EINTERNAL = -12           /* a bug in libtvc: please report it */
 };
 
-/* Fixed English description of an error code; never NULL. */
+/* Fixed English description of an error code; never NULL. Values outside
+ * enum tvc_error give "unknown error code". */
 TVC_API const char *tvc_strerror(int error);
 
 /* Library version string, e.g. "0.1.0". */
@@ -127,7 +132,7 @@ typedef struct TvcVideoInfo {
 } TvcVideoInfo;
 
 typedef struct TvcEncoderSettings {
-    const char *model;            /* model id, e.g. "tvc-s-v2"; NULL = default model */
+    const char *model;            /* a shipped model id (docs/models.md); NULL = default model */
     const char *weights_path;     /* NULL = weights bundled with the package */
     const char *backend;          /* "auto", "torch", "onnxruntime", "tensorrt"; NULL = "auto" */
     int quality;                  /* quality level, higher = better; -1 = default */
