@@ -502,6 +502,50 @@ PYBIND11_MODULE(_native, m) {
     BytesView v(b);
     return to_bytes(tvc::write_record(std::vector<uint8_t>(v.data(), v.data() + v.size())));
   }, py::arg("packet"));
+  m.def("write_end_of_stream", [](uint64_t gops, uint64_t frames) {
+    return to_bytes(tvc::write_end_of_stream(tvc::EndOfStream{gops, frames}));
+  }, py::arg("gop_count"), py::arg("frame_count"));
+  m.def("parse_end_of_stream", [](const py::buffer& b, const py::object& header) {
+    BytesView v(b);
+    tvc::EndOfStream e;
+    if (header.is_none()) {
+      e = tvc::parse_end_of_stream(v.data(), v.size());
+    } else {
+      const tvc::SequenceHeader h = header_from_dict(header.cast<py::dict>());
+      e = tvc::parse_end_of_stream(v.data(), v.size(), &h);
+    }
+    return py::make_tuple(e.gop_count, e.frame_count);
+  }, py::arg("packet"), py::arg("header") = py::none(), "(gop_count, frame_count) of an end-of-stream packet.");
+  // Incremental record scanner: feed() pieces of a stream, next() returns a
+  // dict per record or damaged stretch, None when it needs more (or, after
+  // finish(), at the end).
+  py::class_<tvc::RecordScanner>(m, "RecordScanner")
+      .def(py::init<>())
+      .def("feed", [](tvc::RecordScanner& s, const py::buffer& b) {
+        BytesView v(b);
+        s.feed(v.data(), v.size());
+      }, py::arg("data"))
+      .def("finish", &tvc::RecordScanner::finish)
+      .def_property_readonly("finished", &tvc::RecordScanner::finished)
+      .def_property_readonly("position", &tvc::RecordScanner::position)
+      .def_property_readonly("buffered", &tvc::RecordScanner::buffered)
+      .def("next", [](tvc::RecordScanner& s) -> py::object {
+        tvc::ScannedRecord r;
+        tvc::RecordScanner::Status st;
+        {
+          py::gil_scoped_release nogil;
+          st = s.next(r);
+        }
+        if (st != tvc::RecordScanner::kRecord) return py::none();
+        py::dict d;
+        d["offset"] = r.offset;
+        d["size"] = r.size;
+        d["type"] = r.type;
+        d["error"] = r.error;
+        d["message"] = r.message;
+        d["packet"] = r.error ? py::object(py::none()) : py::object(to_bytes(r.packet));
+        return d;
+      });
   m.def("scan_records", [](const py::buffer& b) {
     BytesView v(b);
     std::vector<tvc::RecordInfo> recs;

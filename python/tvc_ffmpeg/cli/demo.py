@@ -17,8 +17,9 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from ..bitstream import TvcReader, TvcWriter
-from ..codec import Decoder, Encoder
+from ..bitstream import TvcWriter
+from ..codec import Encoder
+from ..files import TvcInput, encode_into
 from ..codec.session import DEFAULT_GOP_LENGTH
 from ..metrics import Yuv420Clip, clip_quality
 from ..video import Frame, open_input, open_output
@@ -81,23 +82,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     t0 = time.perf_counter()
     with Encoder(info, model, DEFAULT_GOP_LENGTH) as enc, TvcWriter(stream_path, enc.header) as w, \
             progress(len(frames), "encode") as bar:
-        for frame in frames:
-            for packet in enc.encode(frame):
-                w.write_packet(packet)
-            bar.update(1)
-        for packet in enc.encode(None):
-            w.write_packet(packet)
+        encode_into(w, enc, frames, bar.update)
+        w.close()
         size = w.bytes_written
     t1 = time.perf_counter()
     decoded: List[Frame] = []
-    reader = TvcReader(stream_path)
-    with Decoder(reader.header, model) as dec, open_output(decoded_path, dec.info) as out, \
+    with TvcInput(stream_path, model) as src, open_output(decoded_path, src.info) as out, \
             progress(len(frames), "decode") as bar:
-        for _, packet in reader:
-            for frame in dec.decode(packet):
-                out.write(frame)
-                decoded.append(frame)
-                bar.update(1)
+        for frame in src:
+            out.write(frame)
+            decoded.append(frame)
+            bar.update(1)
     t2 = time.perf_counter()
     n = len(frames)
     q = clip_quality(_clip(frames), _clip(decoded))

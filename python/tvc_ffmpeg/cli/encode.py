@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 from typing import Optional, Sequence
 
 from ..bitstream import TvcWriter
 from ..codec import Encoder
+from ..files import encode_into
 from .._native import NUM_MASK_PATTERNS
 from ..codec.session import (AUTO_MASK, AUTO_MASK_MAX_LOSS_DB, DEFAULT_GOP_LENGTH, DEFAULT_QUALITY,
                              QUALITY_SCALES)
@@ -76,19 +78,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.frames is not None and args.frames < 1:
         build_parser().error("--frames must be at least 1")
     model = load_model(args)
-    frames = 0
     with open_input(args.input) as reader, Encoder(reader.info, model, args.gop_length, args.quality,
                                                    args.mask_pattern, args.bitrate) as enc, \
             TvcWriter(args.output, enc.header) as writer, progress(args.frames, "encode") as bar:
-        for frame in reader:
-            for packet in enc.encode(frame):
-                writer.write_packet(packet)
-            frames += 1
-            bar.update(1)
-            if args.frames is not None and frames >= args.frames:
-                break
-        for packet in enc.encode(None):
-            writer.write_packet(packet)
+        frames = encode_into(writer, enc, itertools.islice(reader, args.frames), bar.update)
+        if frames == 0:
+            writer.abort()  # an empty stream is not a result: leave nothing behind
+        else:
+            writer.close()
         size = writer.bytes_written
         info = reader.info
     if frames == 0:

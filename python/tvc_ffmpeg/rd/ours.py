@@ -13,9 +13,11 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from ..bitstream import TvcReader, TvcWriter
-from ..codec import CodecModel, Decoder, Encoder
-from ..codec.session import DEFAULT_GOP_LENGTH, QUALITY_SCALES
+from ..bitstream import TvcWriter
+from ..codec import CodecModel, Encoder
+from ..errors import InvalidDataError
+from ..files import TvcInput, encode_into
+from ..codec.session import DEFAULT_GOP_LENGTH
 from ..metrics import Yuv420Clip
 from ..video import Frame, VideoInfo
 from .interface import CodedClip, SourceClip
@@ -52,20 +54,17 @@ class TvcRdCodec:
         t0 = time.perf_counter()
         enc = Encoder(info, model, self._gop_length, level, self._mask_pattern)
         with TvcWriter(buf, enc.header) as writer:
-            for i in range(t):
-                for packet in enc.encode(Frame(y[i], u[i], v[i], pts=i)):
-                    writer.write_packet(packet)
-            for packet in enc.encode(None):
-                writer.write_packet(packet)
+            encode_into(writer, enc, (Frame(y[i], u[i], v[i], pts=i) for i in range(t)))
         data = buf.getvalue()
         t1 = time.perf_counter()
-        reader = TvcReader(io.BytesIO(data))
-        dec = Decoder(reader.header, model)
-        frames = [f for _, p in reader for f in dec.decode(p)]
+        with TvcInput(io.BytesIO(data), model) as src:
+            frames = list(src)
+        if src.damaged:
+            raise InvalidDataError(f"the stream just written does not decode: {src.damage[0].describe()}")
         t2 = time.perf_counter()
         decoded = Yuv420Clip(np.stack([f.y for f in frames]), np.stack([f.u for f in frames]),
                              np.stack([f.v for f in frames]))
         return CodedClip(num_bytes=len(data), decoded=decoded, encode_seconds=t1 - t0,
-                         decode_seconds=t2 - t1, keyframes=len(reader.records) - 1,
+                         decode_seconds=t2 - t1, keyframes=-(-t // self._gop_length),  # one keyframe per GoP
                          settings=f"quality={level} mask={self._mask_pattern} gop={self._gop_length} "
                                   f"model={model.model_id}")
