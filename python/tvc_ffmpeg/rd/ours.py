@@ -17,7 +17,7 @@ from ..bitstream import TvcWriter
 from ..codec import CodecModel, Encoder
 from ..errors import InvalidDataError
 from ..files import TvcInput, encode_into
-from ..codec.session import DEFAULT_GOP_LENGTH
+from ..codec.session import DEFAULT_GOP_LENGTH, QUALITY_SCALES
 from ..metrics import Yuv420Clip
 from ..video import Frame, VideoInfo
 from .interface import CodedClip, SourceClip
