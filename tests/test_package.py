@@ -6,6 +6,7 @@ imported torch for other tests, so its own ``sys.modules`` proves nothing.
 """
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +130,36 @@ def test_python_m_tvc_ffmpeg_version_loads_no_heavy_module():
     imported = {ln.rsplit("|", 1)[-1].strip().split(".")[0] for ln in proc.stderr.splitlines()
                 if ln.startswith("import time:")}
     assert imported & set(HEAVY) == set()
+
+
+# ---------------------------------------------------------------- docs that match the tree
+
+def _readme_layout_paths() -> set:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    paths = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            first_cell = line.split("|")[1]
+            paths |= {p.rstrip("/") for p in re.findall(r"`([^`]+)`", first_cell)}
+    return paths
+
+
+def test_readme_layout_lists_every_folder_and_subpackage():
+    listed = _readme_layout_paths()
+    assert {p for p in listed if not (ROOT / p).exists()} == set(), "README Layout names paths that do not exist"
+    proc = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip("not a git checkout: the tracked top-level folders are unknown")
+    top_level = {f.split("/", 1)[0] for f in proc.stdout.splitlines() if "/" in f}
+    subpackages = {str(p.parent.relative_to(ROOT)) for p in (ROOT / "python" / "tvc_ffmpeg").glob("*/__init__.py")}
+    covered = lambda path: any(p == path or p.startswith(path + "/") for p in listed)  # noqa: E731
+    assert sorted(d for d in top_level if not covered(d)) == []
+    assert sorted(p for p in subpackages if p not in listed) == []
+
+
+def test_paths_named_in_the_public_header_exist():
+    header = (ROOT / "csrc" / "include" / "tvc" / "tvc.h").read_text()
+    named = set(re.findall(r"\b((?:docs|csrc|python|tests|ffmpeg_filter)/[\w./-]*\w)", header))
+    assert "docs/ffmpeg.md" in named
+    assert sorted(p for p in named if not (ROOT / p).exists()) == []
