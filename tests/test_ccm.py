@@ -157,18 +157,6 @@ def test_training_contexts_equal_the_coders():
                                       coder.context(digits, f, p, pattern))
 
 
-def test_to_digits_matches_fsq_basis():
-    from tvc_ffmpeg.models.fsq import FSQ
-    from tvc_ffmpeg.train.ccm import to_digits
-
-    fsq = FSQ(LEVELS)
-    idx = torch.arange(0, 1000).view(1, 10, 10, 10)
-    codes = fsq.indices_to_codes(idx)  # (1, D, 10, 10, 10)
-    digits = to_digits(idx.numpy(), LEVELS)
-    half = np.array([4, 2, 2, 2])
-    assert np.allclose(np.moveaxis(codes.numpy(), 1, -1), (digits - half) / half)
-
-
 def test_training_lowers_the_coded_size_of_structured_tokens():
     from tvc_ffmpeg.train.ccm import code_length_bits
 

@@ -110,8 +110,8 @@ def test_damaged_gop_is_skipped_by_cli(model, weights_file, tmp_path):
         for p in [p for f in frames for p in enc.encode(f)] + enc.encode(None):
             w.write_packet(p)
     data = bytearray(path.read_bytes())
-    rec = TvcReader(path).records[2]  # the second GoP
-    data[rec.packet_offset + 8] ^= 0xFF
+    rec = list(TvcReader(path))[1]  # the second GoP
+    data[rec.offset + rec.size - 8] ^= 0xFF
     path.write_bytes(bytes(data))
     from tvc_ffmpeg.cli import decode
 
@@ -133,7 +133,7 @@ CHILD = textwrap.dedent("""
     r = TvcReader(sys.argv[1])
     dec = Decoder(r.header, model)
     out = {"tokens": [], "frames": []}
-    for _, p in r:
+    for p in (record.packet for record in r):
         out["tokens"].append(dec.tokens_of(p).tolist())
         h = hashlib.sha256()
         for f in dec.decode(p):
@@ -206,7 +206,7 @@ def test_open_write_then_read(model, tmp_path):
     with tvc.open(path, "w", info=info, model=model, quality=0) as f:
         for frame in frames:
             f.write(frame)
-    assert {p.coded_width for _, p in TvcReader(path)} == {16}
+    assert {r.packet.coded_width for r in TvcReader(path)} == {16}
     with pytest.raises(tvc.InvalidArgumentError, match="info"):
         tvc.open(path, "w")
     with pytest.raises(tvc.InvalidArgumentError, match="mode"):
@@ -360,3 +360,115 @@ def test_sessions_are_context_managers(model):
         packets = [p for f in clip(32, 32, 9) for p in enc.encode(f)]
     with Decoder(enc.header, model) as dec:
         assert len(dec.decode(packets[0])) == 9
+
+
+# ---------------------------------------------------------------- limits (codec/limits.py)
+
+def test_decoder_refuses_a_header_over_max_pixels_before_loading_anything(model):
+    """Defect: a 1.4 KB stream claiming 16384x16384 made the decoder try a 29 GB allocation."""
+    from dataclasses import replace
+
+    from tvc_ffmpeg.codec.limits import DEFAULT_MAX_PIXELS
+
+    header = replace(Encoder(VideoInfo(width=32, height=32), model).header, width=16384, height=16384)
+    with pytest.raises(tvc.LimitExceededError, match="16384x16384.*max_pixels"):
+        Decoder(header, model)
+    assert 4096 * 2160 <= DEFAULT_MAX_PIXELS  # 4K pictures pass the header check
+    Decoder(replace(header, width=3840, height=2160), model)
+    with pytest.raises(tvc.LimitExceededError):
+        Decoder(replace(header, width=64, height=64), model, max_pixels=63 * 64)
+
+
+def test_decoder_refuses_a_packet_over_the_gop_limit_before_allocating(model):
+    """A packet whose coded size or frame count is over the limits is refused from its
+    header fields alone (LimitExceededError), whatever its payload."""
+    from dataclasses import replace
+
+    info = VideoInfo(width=32, height=32)
+    enc = Encoder(info, model, gop_length=9)
+    packet = [p for f in clip(32, 32, 9) for p in enc.encode(f)][0]
+    dec = Decoder(enc.header, model)
+    assert len(dec.decode(packet)) == 9
+    with pytest.raises(tvc.LimitExceededError, match="GoP 0 codes a picture of 16384x16384"):
+        dec.decode(replace(packet, coded_width=16384, coded_height=16384))
+    with pytest.raises(tvc.LimitExceededError, match="max_gop_pixels"):
+        dec.tokens_of(replace(packet, coded_width=2048, coded_height=2048, frame_count=1024))
+    small = Decoder(enc.header, model, max_gop_pixels=32 * 32 * 9 - 1)
+    with pytest.raises(tvc.LimitExceededError, match="9 frames of 32x32"):
+        small.decode(packet)
+
+
+def test_encoder_refuses_what_the_decoder_would_refuse(model):
+    with pytest.raises(tvc.LimitExceededError, match="16384x16384"):
+        Encoder(VideoInfo(width=16384, height=16384), model)
+    # quality 3 codes 1.5x a side: 2880x1620 x 33 frames is over the default GoP limit.
+    with pytest.raises(tvc.LimitExceededError, match="quality 3"):
+        Encoder(VideoInfo(width=1920, height=1080), model, quality=3)
+    Encoder(VideoInfo(width=1920, height=1080), model, quality=2)
+    # With a target bitrate the levels over the limit are left out, not refused.
+    enc = Encoder(VideoInfo(width=1920, height=1080), model, target_bitrate=10000)
+    assert sorted(enc._rate.levels) == [0, 1, 2]
+
+
+MEMORY_CHILD = textwrap.dedent("""
+    import resource, sys
+    from dataclasses import replace
+    import numpy as np
+    from tvc_ffmpeg import _native
+    from tvc_ffmpeg.bitstream import GopPacket, SUBSTREAM_DISCRETE
+    from tvc_ffmpeg.codec import CodecModel, Decoder, Encoder
+    from tvc_ffmpeg.errors import LimitExceededError
+    from tvc_ffmpeg.video import VideoInfo
+    model = CodecModel.from_file(sys.argv[1])
+    enc = Encoder(VideoInfo(width=16384, height=16384), model, gop_length=1017, max_pixels=2**28,
+                  max_gop_pixels=2**40)
+    payload = b"\\x00" * 40
+    packet = GopPacket(gop_index=0, frame_count=1017, first_pts=0, quality=2, mask_pattern=0,
+                       continuous_step=0, coded_width=16384, coded_height=16384,
+                       substreams=((SUBSTREAM_DISCRETE, payload),))
+    packet = GopPacket.from_bytes(packet.to_bytes(), enc.header)  # what a 151-byte packet parses to
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    refused = []
+    for what, call in [
+        ("decoder", lambda: Decoder(enc.header, model, max_pixels=2**28).decode(packet)),
+        ("ccm", lambda: _native.CheckerboardCoder(bytes(model.ccm_blob), [8, 5, 5, 5]).decode(payload, 128, 1024, 1024)),
+        ("mask", lambda: _native.mask_keep(0, 128, 1024, 1024)),
+    ]:
+        try:
+            call()
+        except LimitExceededError as exc:
+            refused.append(what)
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    print(",".join(refused), grown // 1024)
+""")
+
+
+def test_a_packet_claiming_a_huge_gop_is_refused_for_little_memory(tmp_path):
+    """Defect: a 151-byte packet was refused only after 2.37 GB; the Python decoder and
+    the native CCM entry now both check the grid size before allocating."""
+    from tvc_ffmpeg.codec.model import bundle_weights
+    from tvc_ffmpeg.models.registry import get_entry
+
+    # The shipped CCM blob (levels 8, 5, 5, 5) on the small test tokenizer.
+    torch.manual_seed(0)
+    tok = tmp_path / "tok.pt"
+    export_weights(CausalVideoTokenizer(SMALL).eval(), "tvc-test", tok)
+    weights = tmp_path / "w.pt"
+    bundle_weights(tok, weights, ccm_blob=CodecModel.load().ccm_blob)
+    script = tmp_path / "child.py"
+    script.write_text(MEMORY_CHILD)
+    proc = subprocess.run([sys.executable, str(script), str(weights)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    refused, grown_mb = proc.stdout.split()
+    assert refused == "decoder,ccm,mask"
+    assert int(grown_mb) < 200
+
+
+def test_unknown_model_id_in_a_stream_is_a_model_mismatch(model):
+    """Defect: the Python Decoder raised InvalidArgumentError; docs/bitstream.md's table
+    names TVC_EMODEL_MISMATCH for a stream of another model."""
+    from dataclasses import replace
+
+    header = replace(Encoder(VideoInfo(width=32, height=32), model).header, model_id="tvc-from-elsewhere")
+    with pytest.raises(tvc.ModelMismatchError, match="'tvc-from-elsewhere'.*installed: tvc-s-v3"):
+        Decoder(header)

@@ -12,13 +12,19 @@ namespace {
 constexpr int kMaxLevels = 256;
 
 void check_grid(int t, int h, int w, int pattern) {
-  if (t < 1 || h < 1 || w < 1 || int64_t{t} * h * w > (int64_t{1} << 24))
-    fail(TVC_EINVAL, "token grid must be 1x1x1 .. 2^24 positions");
+  check_token_grid(t, h, w);
   if (!valid_mask_pattern(pattern))
     fail(TVC_EINVALIDDATA, "unknown token mask pattern " + std::to_string(pattern));
 }
 
 }  // namespace
+
+void check_token_grid(int t, int h, int w) {
+  if (t < 1 || h < 1 || w < 1) fail(TVC_EINVAL, "token grid sizes must be positive");
+  if (h > kMaxGridSide || w > kMaxGridSide || int64_t{t} * h * w > kMaxGridPositions)
+    fail(TVC_ELIMIT, "token grid " + std::to_string(t) + "x" + std::to_string(h) + "x" + std::to_string(w) +
+                         " is over the limit of " + std::to_string(kMaxGridSide) + " a side and 2^24 positions");
+}
 
 CheckerboardCoder::CheckerboardCoder(IntNet net, std::vector<int> levels)
     : net_(std::move(net)), levels_(std::move(levels)) {

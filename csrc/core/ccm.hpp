@@ -28,6 +28,16 @@
 
 namespace tvc {
 
+// Largest token grid the coder accepts: 1024 positions a side (a 16384-pixel
+// picture at 16x, the bitstream's limit) and 2^24 positions in all. Checked
+// before anything is allocated for a grid, so a hostile packet that claims a
+// huge GoP is refused with TVC_ELIMIT at no cost.
+constexpr int kMaxGridSide = 1024;
+constexpr int64_t kMaxGridPositions = int64_t{1} << 24;
+
+// Throws TVC_EINVAL for a non-positive size, TVC_ELIMIT for one over the limits above.
+void check_token_grid(int t, int h, int w);
+
 class CheckerboardCoder {
  public:
   CheckerboardCoder(IntNet net, std::vector<int> levels);

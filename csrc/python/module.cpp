@@ -420,7 +420,7 @@ PYBIND11_MODULE(_native, m) {
   m.attr("NUM_MASK_PATTERNS") = tvc::kNumMaskPatterns;
   m.def("mask_keep", [](int pattern, int t, int h, int w) {
     if (!tvc::valid_mask_pattern(pattern)) fail(TVC_EINVAL, "unknown token mask pattern " + std::to_string(pattern));
-    if (t < 1 || h < 1 || w < 1) fail(TVC_EINVAL, "grid sizes must be positive");
+    tvc::check_token_grid(t, h, w);
     py::array_t<bool> out({t, h, w});
     bool* o = out.mutable_data();
     for (int f = 0; f < t; ++f)
@@ -452,7 +452,7 @@ PYBIND11_MODULE(_native, m) {
       .def("decode", [](const tvc::CheckerboardCoder& c, const py::buffer& data, int t, int h, int w,
                         int pattern) {
         BytesView v(data);
-        if (t < 1 || h < 1 || w < 1) fail(TVC_EINVAL, "grid sizes must be positive");
+        tvc::check_token_grid(t, h, w);  // before the allocation: the sizes come from a packet
         py::array_t<int32_t> out({t, h, w, c.dims()});
         int32_t* o = out.mutable_data();
         std::fill(o, o + out.size(), -1);

@@ -24,10 +24,16 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def load_model(args: argparse.Namespace, default_id: str = DEFAULT_MODEL_ID) -> CodecModel:
+    """The model of --weights, else --model, else ``default_id`` (for decoding: the stream's).
+
+    A --model this install lacks is the user's mistake (InvalidArgumentError); a stream's
+    model id it lacks is a model mismatch (ModelMismatchError, docs/bitstream.md)."""
     backend = getattr(args, "backend", "torch")
     if args.weights:
         return CodecModel.from_file(args.weights, backend=backend)
-    return CodecModel.load(args.model or default_id, backend=backend)
+    if args.model is None:
+        return CodecModel.for_stream(default_id, backend=backend)
+    return CodecModel.load(args.model, backend=backend)
 
 
 def progress(total: Optional[int], desc: str, unit: str = "frame"):

@@ -11,8 +11,8 @@ from ..bitstream import TvcWriter
 from ..codec import Encoder
 from ..files import encode_into
 from .._native import NUM_MASK_PATTERNS
-from ..codec.session import (AUTO_MASK, AUTO_MASK_MAX_LOSS_DB, DEFAULT_GOP_LENGTH, DEFAULT_QUALITY,
-                             QUALITY_SCALES)
+from ..codec.session import AUTO_MASK, AUTO_MASK_MAX_LOSS_DB, DEFAULT_GOP_LENGTH, DEFAULT_QUALITY
+from ..models.registry import DEFAULT_QUALITY_SCALES
 from ..video import open_input
 from ._common import add_model_arguments, load_model, progress
 
@@ -54,9 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gop-length", type=int, default=DEFAULT_GOP_LENGTH,
                    help=f"frames per GoP, 1 + 8k (default {DEFAULT_GOP_LENGTH}); longer GoPs cost "
                         "fewer bits per frame, each GoP is decodable on its own")
-    scales = ", ".join(f"{q}: {s}" for q, s in sorted(QUALITY_SCALES.items()))
+    scales = ", ".join(f"{q}: {s}" for q, s in enumerate(DEFAULT_QUALITY_SCALES))
     rate = p.add_mutually_exclusive_group()
-    rate.add_argument("--quality", "-q", type=int, default=DEFAULT_QUALITY, choices=sorted(QUALITY_SCALES),
+    rate.add_argument("--quality", "-q", type=int, default=DEFAULT_QUALITY, choices=range(len(DEFAULT_QUALITY_SCALES)),
                    help=f"quality level, higher = better (default {DEFAULT_QUALITY}); each codes the "
                         f"picture at a fraction of the source size ({scales}) and the decoder scales "
                         "it back")

@@ -1,46 +1,31 @@
-"""What encoder and decoder must share: the model id, the weights hash, the nets."""
+"""What encoder and decoder must share: the model id, the weights hash, the nets,
+and the model's quality ladder."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from functools import cached_property
-from pathlib import Path
 from typing import Optional, Tuple
 
-import torch
-
-from ..checksum import file_sha256
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, ModelMismatchError
 from ..models import registry
-from ..models.registry import ModelRegistryError
-from ..models.predictor import PredictorConfig, TokenPredictor
+from ..models.bundle import ModelBundle, half_state, read_bundle, write_bundle
+from ..models.predictor import TokenPredictor
 from ..models.tokenizer import CausalVideoTokenizer
-
-
-def _read_extras(path: Path) -> Tuple[Optional[bytes], Optional[TokenPredictor]]:
-    """The integer CCM and the token predictor stored beside the tokenizer, if any."""
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(blob, dict):
-        return None, None
-    ccm = bytes(blob["ccm"].numpy().tobytes()) if "ccm" in blob else None
-    predictor = None
-    if "predictor" in blob:
-        entry = blob["predictor"]
-        predictor = TokenPredictor(PredictorConfig.from_dict(entry["config"]))
-        predictor.load_state_dict({k: v.float() for k, v in entry["state_dict"].items()})
-        predictor.eval()
-    return ccm, predictor
 
 
 @dataclass(frozen=True)
 class CodecModel:
-    """A tokenizer (and, when trained, its context model) plus the identity
-    written into every stream header. The weights hash covers both.
+    """A tokenizer (and, when trained, its context model and token predictor) plus the
+    identity written into every stream header. The weights hash covers all of them.
 
     ``backend`` names the runtime that runs the tokenizer nets (see docs/runtime.md):
     torch, onnxruntime, tensorrt, or auto. It changes pixels within a tested bound, never
     what a stream contains beyond the tokens the encoder net chose.
+    ``quality_scales[q]`` is the size of the picture quality level q codes, relative to
+    the source (the model card's ladder; docs/codec.md).
     """
 
     model_id: str
@@ -49,6 +34,7 @@ class CodecModel:
     ccm_blob: Optional[bytes] = None
     backend: str = "torch"
     predictor: Optional[TokenPredictor] = None
+    quality_scales: Tuple[Fraction, ...] = registry.DEFAULT_QUALITY_SCALES
 
     def __post_init__(self) -> None:
         from ..runtime import CHOICES
@@ -87,15 +73,28 @@ class CodecModel:
         return int(self.tokenizer.temporal_factor)
 
     @classmethod
+    def _from_bundle(cls, bundle: ModelBundle, backend: str,
+                     quality_scales: Tuple[Fraction, ...] = registry.DEFAULT_QUALITY_SCALES,
+                     model_id: Optional[str] = None) -> "CodecModel":
+        return cls(model_id or bundle.model_id, bytes.fromhex(bundle.sha256), bundle.tokenizer(),
+                   bundle.ccm_blob, backend, bundle.predictor(), tuple(quality_scales))
+
+    @classmethod
     def load(cls, model_id: str = registry.DEFAULT_MODEL_ID, backend: str = "torch") -> "CodecModel":
         """A shipped model, weights verified against the registry's sha256."""
-        try:
-            tokenizer = registry.load_tokenizer(model_id)
-        except ModelRegistryError as exc:
-            raise InvalidArgumentError(str(exc)) from None
         entry = registry.get_entry(model_id)
-        ccm, predictor = _read_extras(entry.weights_path)
-        return cls(model_id, bytes.fromhex(entry.sha256), tokenizer, ccm, backend, predictor)
+        return cls._from_bundle(registry.load_bundle(model_id), backend, entry.quality_scales)
+
+    @classmethod
+    def for_stream(cls, model_id: str, backend: str = "torch") -> "CodecModel":
+        """The shipped model a stream names; ModelMismatchError (not InvalidArgumentError:
+        the id is the stream's, not the caller's) when this install does not have it."""
+        if model_id not in registry.REGISTRY:
+            raise ModelMismatchError(
+                f"stream was made with model {model_id!r}, which this install does not have "
+                f"(installed: {', '.join(registry.installed_models())}); give its weights file to decode it"
+            )
+        return cls.load(model_id, backend)
 
     @classmethod
     def from_file(cls, path: os.PathLike, model_id: Optional[str] = None,
@@ -104,37 +103,21 @@ class CodecModel:
 
         The stream records the file's sha256, so only a decoder given the same
         file can decode it. The id defaults to the one stored in the file, or
-        'tvc-dev' for training checkpoints.
+        'tvc-dev' for training checkpoints. A file that is not a weights file is an
+        InvalidArgumentError naming it and what it is not.
         """
-        p = Path(path)
-        if not p.exists():
-            raise InvalidArgumentError(f"weights file not found: {p}")
-        try:
-            tokenizer = registry.load_tokenizer_file(p)
-        except ModelRegistryError as exc:
-            raise InvalidArgumentError(str(exc)) from None
-        if model_id is None:
-            blob = torch.load(p, map_location="cpu", weights_only=True)
-            model_id = blob.get("model_id", "tvc-dev") if isinstance(blob, dict) else "tvc-dev"
-        ccm, predictor = _read_extras(p)
-        return cls(model_id, bytes.fromhex(file_sha256(p)), tokenizer, ccm, backend, predictor)
+        return cls._from_bundle(read_bundle(path), backend, model_id=model_id)
 
 
 def bundle_weights(weights: os.PathLike, out: os.PathLike, ccm_blob: Optional[bytes] = None,
                    predictor: Optional[TokenPredictor] = None) -> str:
-    """Writes a weights file carrying the tokenizer plus a CCM and/or a token
-    predictor (float16, learned tensors only); returns its sha256."""
-    import numpy as np
-
-    blob = torch.load(weights, map_location="cpu", weights_only=True)
-    if not (isinstance(blob, dict) and "state_dict" in blob and "config" in blob):
+    """Writes a weights file carrying the tokenizer of ``weights`` (a shipped-format file)
+    plus a CCM and/or a token predictor (float16, learned tensors only); returns its sha256."""
+    blob = read_bundle(weights)
+    if blob.form != "shipped":
         raise InvalidArgumentError(f"{weights}: not a shipped-format weights file (export it first)")
     if ccm_blob is not None:
-        blob["ccm"] = torch.from_numpy(np.frombuffer(ccm_blob, np.uint8).copy())
+        blob = replace(blob, ccm_blob=ccm_blob)
     if predictor is not None:
-        blob["predictor"] = {
-            "config": predictor.config.to_dict(),
-            "state_dict": {k: v.detach().to(torch.float16) for k, v in predictor.state_dict().items()},
-        }
-    torch.save(blob, out)
-    return file_sha256(out)
+        blob = replace(blob, predictor_config=predictor.config, predictor_state=half_state(predictor))
+    return write_bundle(blob, out)

@@ -16,11 +16,14 @@ from typing import List, Optional, Tuple, Union
 import numpy as np
 
 from ..bitstream import SUBSTREAM_DISCRETE, GopPacket, SequenceHeader, require_model
-from ..errors import InvalidArgumentError, InvalidDataError
+from ..errors import InvalidArgumentError, InvalidDataError, LimitExceededError
+from ..models.gop import latent_frames, valid_length
+from ..models.registry import DEFAULT_QUALITY, DEFAULT_QUALITY_SCALES
 from ..video.color import resolve_matrix, rgb_to_yuv420, yuv420_to_rgb
 from ..video.frames import Frame, VideoInfo
 from ..video.resample import resize_rgb, scaled_size
 from .._native import NUM_MASK_PATTERNS, mask_keep
+from .limits import DEFAULT_MAX_GOP_PIXELS, DEFAULT_MAX_PIXELS, check_gop, check_picture
 from .model import CodecModel
 from .predict import fill_dropped
 from .ratecontrol import RateController, code_within_budget
@@ -31,12 +34,8 @@ log = logging.getLogger(__name__)
 # same quality as GoPs of 17 for 15 % fewer bits (docs/codec.md).
 DEFAULT_GOP_LENGTH = 33
 
-# Quality levels, higher = better: the size of the picture the tokenizer codes,
-# relative to the source (docs/codec.md has each level's measured rate and
-# quality). Coding a smaller picture is far cheaper in quality per bit saved
-# than dropping tokens; the top level codes a larger one for more detail.
-QUALITY_SCALES = {0: Fraction(1, 2), 1: Fraction(3, 4), 2: Fraction(1), 3: Fraction(3, 2)}
-DEFAULT_QUALITY = 2
+# Quality levels (higher = better) are the model's: CodecModel.quality_scales, from its
+# card in models/registry.py; DEFAULT_QUALITY is imported from there.
 PREDICTOR_STEPS = 2  # parallel prediction steps for dropped tokens
 
 # mask_pattern="auto": per GoP, the encoder decodes the candidates itself and drops
@@ -51,14 +50,11 @@ def _ceil_to(x: int, m: int) -> int:
     return -(-x // m) * m
 
 
-def valid_length(frames: int, temporal_factor: int) -> int:
-    """Smallest 1 + k * temporal_factor >= frames (the tokenizer's clip lengths)."""
-    return 1 + _ceil_to(frames - 1, temporal_factor)
-
-
-def coded_size(info: VideoInfo, quality: int) -> Tuple[int, int]:
-    """(width, height) of the picture the tokenizer codes at ``quality``."""
-    return scaled_size(info.width, info.height, QUALITY_SCALES[quality])
+def coded_size(info: VideoInfo, quality: int, model: Optional[CodecModel] = None) -> Tuple[int, int]:
+    """(width, height) of the picture the tokenizer codes at ``quality`` with ``model``'s
+    quality ladder (without a model: the ladder of weights given as a file)."""
+    scales = model.quality_scales if model is not None else DEFAULT_QUALITY_SCALES
+    return scaled_size(info.width, info.height, scales[quality])
 
 
 class _Geometry:
@@ -72,7 +68,7 @@ class _Geometry:
         self.temporal_factor = model.temporal_factor
 
     def latent_frames(self, frames: int) -> int:
-        return 1 + (valid_length(frames, self.temporal_factor) - 1) // self.temporal_factor
+        return latent_frames(frames, self.temporal_factor)
 
 
 def info_to_header(info: VideoInfo, model: CodecModel, gop_length: int) -> SequenceHeader:
@@ -99,19 +95,24 @@ def header_to_info(h: SequenceHeader) -> VideoInfo:
 
 
 class Encoder:
-    """Frames in, GoP packets out. ``quality`` (0..3, higher = better) picks the
-    coded picture size; ``mask_pattern`` (0..3, or "auto" to choose per GoP;
-    docs/codec.md) drops tokens for the decoder to predict. With
+    """Frames in, GoP packets out. ``quality`` (0..3 with the shipped ladder, higher =
+    better) picks the coded picture size; ``mask_pattern`` (0..3, or "auto" to choose
+    per GoP; docs/codec.md) drops tokens for the decoder to predict. With
     ``target_bitrate`` (bits per second of the stream's GoP packets) each GoP's
     quality level is chosen to stay within it (codec/ratecontrol.py) and
-    ``quality`` is ignored."""
+    ``quality`` is ignored. ``max_pixels`` and ``max_gop_pixels`` (codec/limits.py)
+    refuse, up front, pictures and levels a decoder with the same limits would refuse."""
 
     def __init__(self, info: VideoInfo, model: Optional[CodecModel] = None,
                  gop_length: int = DEFAULT_GOP_LENGTH, quality: int = DEFAULT_QUALITY,
-                 mask_pattern: Union[int, str] = 0, target_bitrate: Optional[float] = None) -> None:
-        if quality not in QUALITY_SCALES:
+                 mask_pattern: Union[int, str] = 0, target_bitrate: Optional[float] = None,
+                 max_pixels: int = DEFAULT_MAX_PIXELS, max_gop_pixels: int = DEFAULT_MAX_GOP_PIXELS) -> None:
+        check_picture(info.width, info.height, max_pixels, "picture")
+        self.model = model if model is not None else CodecModel.load()
+        levels = range(len(self.model.quality_scales))
+        if quality not in levels:
             raise InvalidArgumentError(
-                f"quality must be one of {sorted(QUALITY_SCALES)} (higher = better), got {quality}"
+                f"quality must be one of {list(levels)} (higher = better), got {quality}"
             )
         if mask_pattern != AUTO_MASK and mask_pattern not in range(NUM_MASK_PATTERNS):
             raise InvalidArgumentError(
@@ -119,7 +120,6 @@ class Encoder:
             )
         self.quality = quality
         self.mask_pattern = mask_pattern
-        self.model = model if model is not None else CodecModel.load()
         tf = self.model.temporal_factor
         if gop_length < 1 or (gop_length - 1) % tf or gop_length > 1024:
             raise InvalidArgumentError(
@@ -135,10 +135,25 @@ class Encoder:
         self._gop_index = 0
         self._flushed = False
         self._rate: Optional[RateController] = None
+        # The levels whose coded GoP a decoder with these limits accepts.
+        fitting = []
+        for q in levels:
+            width, height = coded_size(info, q, self.model)
+            try:
+                check_picture(width, height, max_pixels, f"quality {q} codes a picture of")
+                check_gop(width, height, valid_length(gop_length, tf), max_gop_pixels, f"quality {q}")
+            except LimitExceededError:
+                if target_bitrate is None and q == quality:
+                    raise
+                continue
+            fitting.append(q)
         if target_bitrate is not None:
+            if not fitting:
+                width, height = coded_size(info, 0, self.model)
+                check_gop(width, height, valid_length(gop_length, tf), max_gop_pixels, "quality 0")
             positions = {}
-            for q in QUALITY_SCALES:
-                g = _Geometry(*coded_size(info, q), self.model)
+            for q in fitting:
+                g = _Geometry(*coded_size(info, q, self.model), self.model)
                 positions[q] = g.latent_h * g.latent_w
             self._rate = RateController(float(target_bitrate) / float(info.frame_rate), positions)
 
@@ -170,7 +185,7 @@ class Encoder:
     def _tokenize(self, rgb: np.ndarray) -> np.ndarray:
         t, height, width, _ = rgb.shape
         g = _Geometry(width, height, self.model)
-        pad_t = valid_length(t, g.temporal_factor) - t
+        pad_t = valid_length(t, g.temporal_factor) - t  # repeat the last frame (edge)
         rgb = np.pad(rgb, ((0, pad_t), (0, g.padded_h - height), (0, g.padded_w - width), (0, 0)),
                      mode="edge")
         x = rgb.transpose(3, 0, 1, 2)[None] * np.float32(2.0) - np.float32(1.0)
@@ -197,7 +212,7 @@ class Encoder:
         return packet
 
     def _code_gop(self, frames: List[Frame], source: np.ndarray, quality: int) -> GopPacket:
-        width, height = coded_size(self.info, quality)
+        width, height = coded_size(self.info, quality, self.model)
         rgb = resize_rgb(source, height, width)
         tokens = self._tokenize(rgb)
         pattern = self._choose_mask(tokens, rgb) if self.mask_pattern == AUTO_MASK else self.mask_pattern
@@ -219,9 +234,18 @@ class Encoder:
 
 
 class Decoder:
-    def __init__(self, header: SequenceHeader, model: Optional[CodecModel] = None) -> None:
-        self.model = model if model is not None else CodecModel.load(header.model_id)
+    """GoP packets in, frames out. The header and every packet are checked against
+    ``max_pixels`` and ``max_gop_pixels`` (codec/limits.py) before anything is
+    allocated for them: LimitExceededError. A stream of a model this install does not
+    have, or of other weights, is a ModelMismatchError."""
+
+    def __init__(self, header: SequenceHeader, model: Optional[CodecModel] = None,
+                 max_pixels: int = DEFAULT_MAX_PIXELS, max_gop_pixels: int = DEFAULT_MAX_GOP_PIXELS) -> None:
+        check_picture(header.width, header.height, max_pixels, "stream's picture")
+        self.model = model if model is not None else CodecModel.for_stream(header.model_id)
         require_model(header, self.model.model_id, self.model.weights_sha256)
+        self.max_pixels = max_pixels
+        self.max_gop_pixels = max_gop_pixels
         self.header = header
         self.info = header_to_info(header)
         self._matrix = resolve_matrix(self.info.colorspace, self.info.height)
@@ -234,9 +258,18 @@ class Decoder:
             raise InvalidDataError(f"GoP {packet.gop_index} has no discrete substream")
         if not 0 <= packet.mask_pattern < NUM_MASK_PATTERNS:
             raise InvalidDataError(f"GoP {packet.gop_index} uses unknown mask pattern {packet.mask_pattern}")
+        self.check_limits(packet)
         g = _Geometry(packet.coded_width, packet.coded_height, self.model)
         shape = (g.latent_frames(packet.frame_count), g.latent_h, g.latent_w)
         return self._coder.decode(payload, shape, packet.mask_pattern)
+
+    def check_limits(self, packet: GopPacket) -> None:
+        """LimitExceededError when the packet's coded GoP is over this decoder's limits;
+        arithmetic on header fields only, so a hostile packet costs nothing."""
+        what = f"GoP {packet.gop_index}"
+        check_picture(packet.coded_width, packet.coded_height, self.max_pixels, f"{what} codes a picture of")
+        frames = valid_length(packet.frame_count, self.model.temporal_factor)
+        check_gop(packet.coded_width, packet.coded_height, frames, self.max_gop_pixels, what)
 
     def complete(self, grid: np.ndarray) -> np.ndarray:
         """Fill dropped tokens: the model's predictor if it has one, else copy-previous."""
@@ -245,6 +278,7 @@ class Decoder:
     def decode(self, packet: Optional[GopPacket]) -> List[Frame]:
         if packet is None:
             return []
+        self.check_limits(packet)
         grid = self.complete(self.tokens_of(packet))
         rgb = decode_pixels(self.model, grid, (packet.frame_count, packet.coded_height, packet.coded_width))
         rgb = resize_rgb(rgb, self.info.height, self.info.width)

@@ -6,7 +6,7 @@ decoding returns -1 at dropped positions, which the predictor fills.
 Which scheme a stream uses is fixed by its model: a model that carries a
 trained checkerboard context model (CCM) uses :class:`CcmTokenCoder`
 (docs/ccm.md), one without uses :class:`TokenCoder`. Both split each token
-index into FSQ digits (digit i = index // prod(levels[:i]) % levels[i]).
+index into FSQ digits (models/fsq.py, ``indices_to_digits``).
 
 :class:`TokenCoder` codes every digit with a uniform table over levels[i]
 symbols, in the order latent frame, row, column, digit: exactly the raw token
@@ -22,6 +22,7 @@ import numpy as np
 from .. import _native
 from ..entropy import CdfTable, RansDecoder, RansEncoder
 from ..errors import InvalidArgumentError
+from ..models.fsq import digits_to_indices, indices_to_digits
 
 PRECISION = 16
 
@@ -33,11 +34,10 @@ def _uniform_cdf(n: int, width: int) -> np.ndarray:
 
 
 class _DigitCoder:
-    """Shared by both schemes: token index <-> FSQ digits."""
+    """Shared by both schemes: the FSQ levels and the input check."""
 
     def __init__(self, levels: Sequence[int]) -> None:
         self.levels = np.array(levels, np.int64)
-        self.basis = np.cumprod(np.concatenate([[1], self.levels[:-1]]))
 
     @property
     def codebook_size(self) -> int:
@@ -63,8 +63,7 @@ class TokenCoder(_DigitCoder):
     def encode(self, indices: np.ndarray, pattern: int = 0) -> bytes:
         """Token grid (latent frames, height, width) -> rANS stream of the kept tokens."""
         grid = self._checked(indices)
-        idx = grid[_native.mask_keep(pattern, *grid.shape)].reshape(-1, 1)
-        digits = (idx // self.basis) % self.levels
+        digits = indices_to_digits(grid[_native.mask_keep(pattern, *grid.shape)], self.levels)
         dims = np.broadcast_to(np.arange(len(self.levels)), digits.shape)
         enc = RansEncoder(PRECISION)
         enc.encode_indexed(digits.astype(np.int32).ravel(), dims.astype(np.int32).ravel(), self.table)
@@ -79,7 +78,7 @@ class TokenCoder(_DigitCoder):
         digits = dec.decode_indexed(dims, self.table).astype(np.int64).reshape(count, -1)
         dec.finish()
         grid = np.full(shape, -1, np.int64)
-        grid[keep] = (digits * self.basis).sum(axis=1)
+        grid[keep] = digits_to_indices(digits, self.levels)
         return grid
 
 
@@ -92,12 +91,12 @@ class CcmTokenCoder(_DigitCoder):
 
     def encode(self, indices: np.ndarray, pattern: int = 0) -> bytes:
         idx = self._checked(indices)
-        digits = ((idx[..., None] // self.basis) % self.levels).astype(np.int32)
+        digits = indices_to_digits(idx, self.levels).astype(np.int32)
         return self._coder.encode(digits, pattern)
 
     def decode(self, data: bytes, shape: Tuple[int, int, int], pattern: int = 0) -> np.ndarray:
         t, h, w = shape
         digits = self._coder.decode(data, t, h, w, pattern).astype(np.int64)
-        grid = (digits * self.basis).sum(axis=-1)
+        grid = digits_to_indices(digits, self.levels)
         grid[digits[..., 0] < 0] = -1
         return grid

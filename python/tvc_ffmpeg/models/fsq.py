@@ -4,14 +4,60 @@ Each latent channel i is squashed into a bounded interval and rounded to one of
 ``levels[i]`` values; the code vector is the tuple of rounded values scaled to [-1, 1] and
 the token index is that tuple read as a mixed-radix number. The gradient passes straight
 through the rounding.
+
+:func:`indices_to_digits` and :func:`digits_to_indices` are the one home of the
+index <-> digit conversion: the token coders, the CCM and predictor training and the
+predictor all import them, so the digit order cannot differ between two of them.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Sequence, Tuple, TypeVar
 
+import numpy as np
 import torch
 from torch import nn
+
+Grid = TypeVar("Grid", np.ndarray, torch.Tensor)
+
+
+def fsq_basis(levels: Sequence[int]) -> Tuple[int, ...]:
+    """Place values of the mixed-radix token index: (1, L0, L0*L1, ...)."""
+    basis, place = [], 1
+    for level in levels:
+        basis.append(place)
+        place *= int(level)
+    return tuple(basis)
+
+
+def _radix(like: Grid, levels: Sequence[int]):
+    """(levels, basis) as int64 arrays of the same kind (numpy or torch, same device) as ``like``."""
+    lv, basis = [int(v) for v in levels], fsq_basis(levels)
+    if isinstance(like, torch.Tensor):
+        return (torch.tensor(lv, dtype=torch.int64, device=like.device),
+                torch.tensor(basis, dtype=torch.int64, device=like.device))
+    return np.array(lv, np.int64), np.array(basis, np.int64)
+
+
+def indices_to_digits(indices: Grid, levels: Sequence[int]) -> Grid:
+    """Token indices (...) -> int64 FSQ digits (..., D), digit d = index // prod(levels[:d]) % levels[d].
+
+    numpy in, numpy out; a torch tensor in, a tensor out. Indices must be >= 0
+    (callers replace the -1 of a dropped token first)."""
+    if not isinstance(indices, torch.Tensor):
+        indices = np.asarray(indices, np.int64)
+    lv, basis = _radix(indices, levels)
+    idx = indices.long() if isinstance(indices, torch.Tensor) else indices
+    return (idx[..., None] // basis) % lv
+
+
+def digits_to_indices(digits: Grid, levels: Sequence[int]) -> Grid:
+    """FSQ digits (..., D) -> int64 token indices (...); the inverse of :func:`indices_to_digits`."""
+    if not isinstance(digits, torch.Tensor):
+        digits = np.asarray(digits, np.int64)
+    _, basis = _radix(digits, levels)
+    d = digits.long() if isinstance(digits, torch.Tensor) else digits
+    return (d * basis).sum(-1)
 
 
 class FSQ(nn.Module):
@@ -19,10 +65,8 @@ class FSQ(nn.Module):
         super().__init__()
         self.levels_list = tuple(int(v) for v in levels)
         levels_t = torch.tensor(self.levels_list, dtype=torch.int64)
-        basis = torch.cumprod(torch.tensor((1,) + self.levels_list[:-1], dtype=torch.int64), 0)
         # Derived from the config, so never stored in checkpoints.
         self.register_buffer("levels", levels_t, persistent=False)
-        self.register_buffer("basis", basis, persistent=False)
         lv = levels_t.to(torch.float32)
         half_l = (lv - 1.0) * (1.0 - eps) / 2.0
         # Even level counts need an offset so the rounded grid is {-L/2, ..., L/2 - 1}.
@@ -58,13 +102,12 @@ class FSQ(nn.Module):
         """(N, C, ...) codes -> (N, ...) int64 token indices."""
         v = lambda t: self._channel_view(t, codes.ndim)  # noqa: E731
         digits = torch.round(codes * v(self.half_width) + v(self.half_width)).to(torch.int64)
-        return (digits * v(self.basis)).sum(dim=1)
+        return digits_to_indices(digits.movedim(1, -1), self.levels_list)
 
     def indices_to_codes(self, indices: torch.Tensor) -> torch.Tensor:
         """(N, ...) int64 token indices -> (N, C, ...) codes in [-1, 1]."""
-        idx = indices.unsqueeze(1)
-        v = lambda t: self._channel_view(t, idx.ndim)  # noqa: E731
-        digits = torch.div(idx, v(self.basis), rounding_mode="floor") % v(self.levels)
+        digits = indices_to_digits(indices, self.levels_list).movedim(-1, 1)
+        v = lambda t: self._channel_view(t, digits.ndim)  # noqa: E731
         return (digits.to(torch.float32) - v(self.half_width)) / v(self.half_width)
 
     def forward(self, z: torch.Tensor):

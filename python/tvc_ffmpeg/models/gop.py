@@ -38,8 +38,23 @@ class ClipReconstruction:
         return self.num_tokens * self.bits_per_token / (t * h * w)
 
 
-def _valid_length(frames: int, temporal_factor: int) -> int:
+def valid_length(frames: int, temporal_factor: int) -> int:
+    """Smallest 1 + k * temporal_factor >= frames: the clip lengths a causal tokenizer takes.
+    The one home of this rule (the codec, training and evaluation pad with it)."""
     return 1 + -(-(frames - 1) // temporal_factor) * temporal_factor
+
+
+def latent_frames(frames: int, temporal_factor: int) -> int:
+    """Latent frames of a GoP of ``frames`` frames once padded to :func:`valid_length`."""
+    return 1 + (valid_length(frames, temporal_factor) - 1) // temporal_factor
+
+
+def pad_to_valid_length(frames: np.ndarray, temporal_factor: int) -> np.ndarray:
+    """Frames (T, ...) padded in time to :func:`valid_length` by repeating the last one."""
+    missing = valid_length(frames.shape[0], temporal_factor) - frames.shape[0]
+    if missing == 0:
+        return frames
+    return np.concatenate([frames, np.repeat(frames[-1:], missing, axis=0)])
 
 
 @torch.no_grad()
@@ -56,9 +71,7 @@ def reconstruct_clip(tokenizer: VideoTokenizer, rgb: np.ndarray, gop_frames: int
     for start in range(0, t, gop_frames):
         part = rgb[start : start + gop_frames]
         n = part.shape[0]
-        padded = _valid_length(n, tf)
-        if padded > n:
-            part = np.concatenate([part, np.repeat(part[-1:], padded - n, axis=0)])
+        part = pad_to_valid_length(part, tf)
         x = torch.from_numpy(np.ascontiguousarray(part)).float().permute(3, 0, 1, 2).unsqueeze(0) * 2.0 - 1.0
         indices, _ = tokenizer.encode(x)
         tokens += int(indices.numel())

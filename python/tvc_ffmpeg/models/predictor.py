@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfigError
+from .fsq import digits_to_indices, indices_to_digits
 
 
 @dataclass(frozen=True)
@@ -92,10 +93,6 @@ class TokenPredictor(nn.Module):
         self.blocks = nn.ModuleList(_Block(c.width, c.heads) for _ in range(c.depth))
         self.norm = nn.LayerNorm(c.width)
         self.heads = nn.ModuleList(nn.Linear(c.width, n) for n in c.levels)
-        levels = torch.tensor(c.levels, dtype=torch.int64)
-        basis = torch.cumprod(torch.cat([torch.ones(1, dtype=torch.int64), levels[:-1]]), 0)
-        self.register_buffer("levels", levels, persistent=False)
-        self.register_buffer("basis", basis, persistent=False)
 
     def _check(self, grid: torch.Tensor) -> None:
         if grid.ndim != 4:
@@ -105,7 +102,7 @@ class TokenPredictor(nn.Module):
             raise ModelConfigError(f"token grid {t}x{h}x{w} exceeds the predictor's positions")
 
     def _embed(self, tokens: torch.Tensor) -> torch.Tensor:
-        digits = (tokens.clamp_min(0).unsqueeze(-1) // self.basis) % self.levels
+        digits = indices_to_digits(tokens.clamp_min(0), self.config.levels)
         return sum(emb(digits[..., d]) for d, emb in enumerate(self.digit_embed))
 
     def logits(self, grid: torch.Tensor) -> List[torch.Tensor]:
@@ -136,7 +133,7 @@ class TokenPredictor(nn.Module):
         logits = self.logits(grid)
         hole = (grid.reshape(grid.shape[0], -1) < 0)
         t = target.reshape(target.shape[0], -1)
-        digits = (t.unsqueeze(-1) // self.basis) % self.levels
+        digits = indices_to_digits(t, self.config.levels)
         losses = [F.cross_entropy(lg[hole], digits[..., d][hole]) for d, lg in enumerate(logits)]
         return sum(losses) / len(losses)
 
@@ -151,7 +148,7 @@ class TokenPredictor(nn.Module):
                 break
             logits = self.logits(out)
             probs = [F.softmax(lg, -1) for lg in logits]
-            pred = sum(p.argmax(-1) * self.basis[d] for d, p in enumerate(probs))
+            pred = digits_to_indices(torch.stack([p.argmax(-1) for p in probs], -1), self.config.levels)
             conf = torch.stack([p.amax(-1) for p in probs]).prod(0)
             flat = out.reshape(n, -1)
             if step == steps - 1:

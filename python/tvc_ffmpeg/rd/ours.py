@@ -17,7 +17,7 @@ from ..bitstream import TvcWriter
 from ..codec import CodecModel, Encoder
 from ..errors import InvalidDataError
 from ..files import TvcInput, encode_into
-from ..codec.session import DEFAULT_GOP_LENGTH, QUALITY_SCALES
+from ..codec.session import DEFAULT_GOP_LENGTH
 from ..metrics import Yuv420Clip
 from ..video import Frame, VideoInfo
 from .interface import CodedClip, SourceClip
@@ -37,7 +37,7 @@ class TvcRdCodec:
 
     @property
     def levels(self) -> Sequence[int]:
-        return sorted(QUALITY_SCALES)
+        return list(range(len(self._get_model().quality_scales)))
 
     def _get_model(self) -> CodecModel:
         if self._model is None:

@@ -32,6 +32,8 @@ import torch
 
 from .. import _native
 from ..models.ccm import CcmConfig, CheckerboardContextModel
+from ..models.fsq import indices_to_digits
+from ..models.gop import pad_to_valid_length
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +52,6 @@ class CcmTrainConfig:
     val_every: int = 250
     checkpoint_every: int = 250
     seed: int = 0
-
-
-def to_digits(indices: np.ndarray, levels: Sequence[int]) -> np.ndarray:
-    """Token indices (...) -> FSQ digits (..., D), digit d = index // prod(levels[:d]) % levels[d]."""
-    lv = np.array(levels, np.int64)
-    basis = np.cumprod(np.concatenate([[1], lv[:-1]]))
-    return ((np.asarray(indices, np.int64)[..., None] // basis) % lv).astype(np.int32)
 
 
 def context_planes(digits: np.ndarray, frame: int, pass_index: int, levels: Sequence[int],
@@ -112,7 +107,7 @@ def histogram_bits(train: np.ndarray, val: np.ndarray, levels: Sequence[int]) ->
 def _tokenize(tokenizer, clips: torch.Tensor) -> np.ndarray:
     with torch.no_grad():
         indices, _ = tokenizer.encode(clips)
-    return to_digits(indices.numpy(), tokenizer.config.fsq_levels)
+    return indices_to_digits(indices.numpy(), tokenizer.config.fsq_levels).astype(np.int32)
 
 
 def _validation_digits(tokenizer, gop_frames: int, cache) -> List[np.ndarray]:
@@ -129,8 +124,7 @@ def _validation_digits(tokenizer, gop_frames: int, cache) -> List[np.ndarray]:
         rgb = np.pad(rgb, ((0, 0), (0, ph - h), (0, pw - w), (0, 0)), mode="edge")
         for start in range(0, t, gop_frames):
             part = rgb[start : start + gop_frames]
-            valid = 1 + -(-(part.shape[0] - 1) // tokenizer.temporal_factor) * tokenizer.temporal_factor
-            part = np.concatenate([part, np.repeat(part[-1:], valid - part.shape[0], 0)])
+            part = pad_to_valid_length(part, tokenizer.temporal_factor)
             x = torch.from_numpy(part).permute(3, 0, 1, 2)[None] * 2.0 - 1.0
             out.append(_tokenize(tokenizer, x)[0])
     return out

@@ -28,7 +28,7 @@ import torch
 from .. import _native
 from ..codec.predict import copy_previous
 from ..models.predictor import PredictorConfig, TokenPredictor
-from .ccm import to_digits
+from ..models.fsq import digits_to_indices
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +43,6 @@ class PredictorTrainConfig:
     heads: int = 4
     val_every: int = 250
     seed: int = 0
-
-
-def _indices(digits: np.ndarray, levels) -> np.ndarray:
-    basis = np.cumprod(np.concatenate([[1], np.array(levels[:-1], np.int64)]))
-    return (digits.astype(np.int64) * basis).sum(-1)
 
 
 def masked(grids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -88,8 +83,8 @@ def train_predictor(run_dir: os.PathLike, levels, cfg: PredictorTrainConfig) -> 
     if not pool.exists():
         raise FileNotFoundError(f"{pool} missing: run CCM training in this directory first (it builds the pool)")
     data = np.load(pool)
-    train = _indices(data["train"], levels)
-    val = [_indices(data[k], levels) for k in sorted(k for k in data.files if k.startswith("val_"))]
+    train = digits_to_indices(data["train"], levels)
+    val = [digits_to_indices(data[k], levels) for k in sorted(k for k in data.files if k.startswith("val_"))]
     cfg_path = run_dir / "predictor_config.json"
     if cfg_path.exists() and json.loads(cfg_path.read_text()) != asdict(cfg):
         raise ValueError(f"{cfg_path} differs from this run's settings: use a new run directory")
