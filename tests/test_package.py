@@ -110,6 +110,16 @@ def test_lazy_names_are_the_defining_modules_objects():
     assert tvc_ffmpeg.TvcError is TvcError
 
 
+def test_type_checking_imports_match_the_lazy_table():
+    # Type checkers read the `if TYPE_CHECKING:` imports; the run time reads _LAZY_NAMES.
+    tree = ast.parse((ROOT / "python" / "tvc_ffmpeg" / "__init__.py").read_text())
+    guarded = [n for n in tree.body if isinstance(n, ast.If) and getattr(n.test, "id", None) == "TYPE_CHECKING"]
+    assert len(guarded) == 1
+    seen = {alias.name: "." + node.module for node in guarded[0].body if isinstance(node, ast.ImportFrom)
+            for alias in node.names}
+    assert seen == tvc_ffmpeg._LAZY_NAMES
+
+
 def test_star_import_gives_every_public_name():
     namespace: dict = {}
     exec("from tvc_ffmpeg import *", namespace)
