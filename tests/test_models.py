@@ -197,3 +197,106 @@ def test_encoder_and_decoder_export_with_dynamic_time_height_width(tiny_model):
     assert torch.equal(indices, tiny_model.encoder(x2)[0])
     dec = torch.export.export(tiny_model.decoder, (indices,), dynamic_shapes={"indices": {1: t + 1, 2: h, 3: w}})
     assert torch.allclose(dec.module()(indices), tiny_model.decoder(indices), atol=1e-5)
+
+
+# ---------------------------------------------------------------- weights files (models/bundle.py)
+
+def _zip_file(path):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("readme.txt", "not a checkpoint")
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda p: p.write_bytes(np.random.default_rng(0).bytes(4096)), "torch cannot read it"),
+    (lambda p: p.write_text("just some text\n" * 20), "torch cannot read it"),
+    (lambda p: p.write_bytes(b"YUV4MPEG2 W4 H4 F25:1 C420\nFRAME\n" + bytes(24)), "torch cannot read it"),
+    (_zip_file, "torch cannot read it"),
+    (lambda p: torch.save([1, 2, 3], p), "holds a list"),
+    (lambda p: torch.save({"optimizer": {}}, p), "no tokenizer weights"),
+])
+def test_a_file_that_is_not_weights_is_a_clear_error(tmp_path, make, says):
+    """Defect: --weights given such a file ended in ``KeyError: 101`` or a torch traceback."""
+    from tvc_ffmpeg.codec import CodecModel
+    from tvc_ffmpeg.errors import InvalidArgumentError
+
+    path = tmp_path / "weights.pt"
+    make(path)
+    with pytest.raises(InvalidArgumentError, match=f"{path}: not a tvc weights file .*{says}"):
+        CodecModel.from_file(path)
+
+
+def test_a_checkpoint_of_another_shape_is_a_clear_error(tmp_path):
+    from tvc_ffmpeg.codec import CodecModel
+    from tvc_ffmpeg.errors import InvalidArgumentError
+
+    path = tmp_path / "w.pt"
+    export_weights(CausalVideoTokenizer(TINY).eval(), "tiny", path)
+    blob = torch.load(path, weights_only=True)
+    blob["config"]["encoder_widths"] = [16, 16, 16, 16]  # the tensors no longer fit the config
+    torch.save(blob, path)
+    with pytest.raises(InvalidArgumentError, match=r"w\.pt: its tokenizer weights do not fit its config"):
+        CodecModel.from_file(path)
+    with pytest.raises(InvalidArgumentError, match="weights file not found"):
+        CodecModel.from_file(tmp_path / "missing.pt")
+
+
+def test_cli_weights_that_are_not_weights_exit_with_a_message(tmp_path, capsys):
+    from tvc_ffmpeg.cli import main
+
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x65" * 300)  # the byte that used to end in KeyError: 101
+    rc = main(["encode", str(tmp_path / "in.y4m"), str(tmp_path / "out.tvc"), "--weights", str(bad)])
+    assert rc != 0
+    assert "not a tvc weights file" in capsys.readouterr().err
+
+
+def test_shipped_weights_round_trip_byte_identical_through_the_bundle(tmp_path):
+    """One reader and one writer: reading the shipped file and writing it again gives
+    the same bytes, so the weights hash in every stream header stays valid."""
+    from tvc_ffmpeg.models.bundle import write_bundle
+    from tvc_ffmpeg.models.registry import REGISTRY, load_bundle
+
+    bundle = load_bundle(DEFAULT_MODEL_ID)
+    entry = REGISTRY[DEFAULT_MODEL_ID]
+    assert bundle.components == entry.components == ("tokenizer", "ccm")
+    assert write_bundle(bundle, tmp_path / entry.weights_file) == entry.sha256
+
+
+def test_a_shipped_file_with_a_wrong_hash_is_refused_before_unpickling(tmp_path, monkeypatch):
+    from tvc_ffmpeg.models import bundle as bundle_mod
+    from tvc_ffmpeg.models.bundle import read_bundle
+
+    path = tmp_path / "w.pt"
+    export_weights(CausalVideoTokenizer(TINY).eval(), "tiny", path)
+    monkeypatch.setattr(bundle_mod, "_unpickle", lambda *a: pytest.fail("unpickled a file of the wrong hash"))
+    with pytest.raises(ModelRegistryError, match="does not match the registry"):
+        read_bundle(path, expected_sha256="0" * 64)
+
+
+def test_fsq_index_digit_pair_numpy_and_torch():
+    """The one home of the index <-> digit conversion, checked against FSQ's codes."""
+    from tvc_ffmpeg.models.fsq import digits_to_indices, indices_to_digits
+
+    levels = (8, 5, 5, 5)
+    idx = np.arange(1000).reshape(10, 10, 10)
+    digits = indices_to_digits(idx, levels)
+    assert digits.shape == (10, 10, 10, 4) and digits.dtype == np.int64
+    assert digits[0, 0, 9].tolist() == [1, 1, 0, 0]  # 9 = 1 + 1 * 8
+    assert np.array_equal(digits_to_indices(digits, levels), idx)
+    t_digits = indices_to_digits(torch.from_numpy(idx), levels)
+    assert isinstance(t_digits, torch.Tensor) and np.array_equal(t_digits.numpy(), digits)
+    assert torch.equal(digits_to_indices(t_digits, levels), torch.from_numpy(idx))
+    codes = FSQ(levels).indices_to_codes(torch.from_numpy(idx)[None])  # (1, D, ...)
+    half = np.array([4, 2, 2, 2])
+    assert np.allclose(np.moveaxis(codes[0].numpy(), 0, -1), (digits - half) / half)
+
+
+def test_valid_length_is_the_tokenizers_clip_length():
+    from tvc_ffmpeg.models.gop import latent_frames, pad_to_valid_length, valid_length
+
+    assert [valid_length(n, 8) for n in (1, 2, 9, 10, 33, 34)] == [1, 9, 9, 17, 33, 41]
+    assert [latent_frames(n, 8) for n in (1, 2, 9, 33)] == [1, 2, 2, 5]
+    padded = pad_to_valid_length(np.arange(11)[:, None], 8)
+    assert padded[:, 0].tolist() == list(range(11)) + [10] * 6
