@@ -2,7 +2,10 @@
 states it, and one test per row of the spec's damage table."""
 
 import dataclasses
+import io
 import struct
+import sys
+import time
 import zlib
 
 import pytest
@@ -12,6 +15,7 @@ from hypothesis import strategies as st
 import tvc_ffmpeg as tvc
 from tvc_ffmpeg import _native
 from tvc_ffmpeg.bitstream import (
+    BITSTREAM_VERSION,
     FILE_SIGNATURE,
     FLAG_END_RECORD,
     Damaged,
@@ -287,3 +291,301 @@ def test_parsers_survive_arbitrary_bytes(data):
         _native.scan_records(FILE_SIGNATURE + data)
     except tvc.TvcError:
         pass
+
+
+# ---------------------------------------------------------------- streaming, order, end record
+
+def gop(i, frames=17):
+    return GopPacket(gop_index=i, frame_count=frames, coded_width=320, coded_height=136,
+                     substreams=((1, b"\x00\x00\x01\x00"),))
+
+
+def write_stream(path_or_file, frames=(17, 17, 17, 5), **kw):
+    with TvcWriter(path_or_file, header(), **kw) as w:
+        for i, n in enumerate(frames):
+            w.write_packet(gop(i, n))
+    return w
+
+
+def test_reader_reads_a_pipe_record_by_record():
+    # The reader must hand out GoP 0 while the writer has not written GoP 1 yet:
+    # it does not wait for the end of the input.
+    import os
+    import threading
+
+    rfd, wfd = os.pipe()
+    buf = io.BytesIO()
+    write_stream(buf)
+    data = buf.getvalue()
+    items = list(TvcReader(io.BytesIO(data)))
+    first_end = items[0].offset + items[0].size
+    release = threading.Event()
+
+    def producer():
+        with os.fdopen(wfd, "wb", buffering=0) as f:
+            f.write(data[:first_end])
+            release.wait(10)
+            f.write(data[first_end:])
+
+    t = threading.Thread(target=producer)
+    t.start()
+    with os.fdopen(rfd, "rb") as f:
+        reader = TvcReader(f)
+        it = iter(reader)
+        assert next(it).packet.gop_index == 0  # would block forever if the reader read ahead
+        release.set()
+        rest = list(it)
+    t.join()
+    assert [r.packet.gop_index for r in rest] == [1, 2, 3]
+    assert reader.end == EndOfStream(4, 56) and reader.size == len(data)
+
+
+def test_reader_follows_a_growing_file(tmp_path):
+    import threading
+
+    buf = io.BytesIO()
+    write_stream(buf)
+    data = buf.getvalue()
+    path = tmp_path / "grow.tvc"
+    path.write_bytes(data[:200])
+
+    def append():
+        with open(path, "ab") as f:
+            for i in range(200, len(data), 37):
+                f.write(data[i:i + 37])
+                f.flush()
+                time.sleep(0.01)
+
+    t = threading.Thread(target=append)
+    t.start()
+    items = list(TvcReader(path, follow=True, poll_seconds=0.01))
+    t.join()
+    assert [r.packet.gop_index for r in items] == [0, 1, 2, 3]
+
+
+def test_record_scanner_refuses_huge_record_before_buffering():
+    s = _native.RecordScanner()
+    s.feed(FILE_SIGNATURE + b"TV" + uv(65 << 20) + b"\0" * 100)
+    # Refused from the size field alone: nothing is held waiting for 65 MiB.
+    assert s.next() is None and s.buffered == 0
+    s.finish()
+    rec = s.next()
+    assert rec["error"] == tvc.LimitExceededError.code and rec["offset"] == 8
+    assert s.next() is None
+
+
+def losses(path_or_bytes):
+    src = io.BytesIO(path_or_bytes) if isinstance(path_or_bytes, bytes) else path_or_bytes
+    reader = TvcReader(src)
+    items = list(reader)
+    return reader, [i for i in items if isinstance(i, Record)], [i for i in items if isinstance(i, Damaged)]
+
+
+def stream_bytes(frames=(17, 17, 17, 5), **kw):
+    buf = io.BytesIO()
+    write_stream(buf, frames, **kw)
+    return buf.getvalue()
+
+
+def split(data):
+    items = list(TvcReader(io.BytesIO(data)))
+    head = data[:items[0].offset]
+    recs = [data[i.offset:i.offset + i.size] for i in items]
+    tail = data[items[-1].offset + items[-1].size:]  # the end record
+    return head, recs, tail
+
+
+def test_duplicate_gop_is_dropped_and_reported():
+    head, recs, tail = split(stream_bytes())
+    reader, good, bad = losses(head + recs[0] + recs[1] + recs[1] + recs[2] + recs[3] + tail)
+    assert [r.packet.gop_index for r in good] == [0, 1, 2, 3]
+    assert len(bad) == 1 and "GoP 1 repeated: dropped" in str(bad[0].error)
+    assert (bad[0].gops, bad[0].frames) == (0, 0)
+
+
+def test_swapped_gops_never_come_out_of_order():
+    head, recs, tail = split(stream_bytes())
+    reader, good, bad = losses(head + recs[0] + recs[2] + recs[1] + recs[3] + tail)
+    assert [r.packet.gop_index for r in good] == [0, 2, 3]
+    assert [(d.gops, d.frames) for d in bad] == [(1, 17), (0, 0)]
+    assert "GoP 1 missing" in str(bad[0].error) and "GoP 1 out of order" in str(bad[1].error)
+
+
+def test_removed_gop_is_counted():
+    head, recs, tail = split(stream_bytes())
+    reader, good, bad = losses(head + recs[0] + recs[2] + recs[3] + tail)
+    assert [(d.gops, d.frames, d.first_gop) for d in bad] == [(1, 17, 1)]
+
+
+def test_consecutive_damaged_gops_are_counted_one_by_one():
+    # Defect 6: four damaged GoPs in a row are four GoPs and their frames, not "1 damaged".
+    head, recs, tail = split(stream_bytes((17, 17, 17, 17, 17, 17)))
+    hurt = [r[:-6] + bytes([r[-6] ^ 0xFF]) + r[-5:] for r in recs]
+    reader, good, bad = losses(head + recs[0] + b"".join(hurt[1:5]) + recs[5] + tail)
+    assert [(d.gops, d.frames, d.first_gop) for d in bad] == [(4, 68, 1)]
+    assert isinstance(bad[0].error, tvc.CrcMismatchError)
+    assert "4 GoP(s) (1..4), 68 frame(s) lost" in bad[0].describe()
+    # Up to the end: the end record tells how many, the last one short.
+    reader, good, bad = losses(head + recs[0] + b"".join(hurt[1:4]) + recs[4][:0] + tail)
+    assert [(d.gops, d.frames) for d in bad] == [(5, 5 * 17)]
+
+
+def test_damage_to_the_end_is_counted_from_the_end_record():
+    head, recs, tail = split(stream_bytes())  # 17, 17, 17, 5 frames
+    hurt = [r[:-6] + bytes([r[-6] ^ 0xFF]) + r[-5:] for r in recs]
+    reader, good, bad = losses(head + recs[0] + b"".join(hurt[1:]) + tail)
+    assert [(d.gops, d.frames) for d in bad] == [(3, 39)]
+
+
+def test_end_record_layout_and_version():
+    assert BITSTREAM_VERSION == (2, 1)
+    packet = EndOfStream(4, 56).to_bytes()
+    assert packet == with_crc(bytes([3]) + uv(2) + uv(4) + uv(56))
+    assert EndOfStream.from_bytes(packet, header()) == EndOfStream(4, 56)
+    with pytest.raises(tvc.InvalidDataError, match="cannot fill"):
+        EndOfStream.from_bytes(EndOfStream(4, 40).to_bytes(), header())  # 3 full GoPs are 51 frames
+
+
+def test_stream_cut_between_records_ends_early():
+    head, recs, tail = split(stream_bytes())
+    reader, good, bad = losses(head + b"".join(recs[:3]))  # last GoP and end record cut off
+    assert len(good) == 3 and len(bad) == 1
+    assert isinstance(bad[0].error, tvc.TruncatedDataError) and "ends early" in str(bad[0].error)
+    assert bad[0].gops is None
+    # With the end record but a GoP short of it: exactly what is missing.
+    reader, good, bad = losses(head + b"".join(recs[:3]) + tail)
+    assert [(d.gops, d.frames, d.first_gop) for d in bad] == [(1, 5, 3)]
+    assert "ends early" in str(bad[0].error)
+
+
+def test_stream_without_end_record_decodes_with_a_note(caplog):
+    data = stream_bytes(end_record=False)
+    with caplog.at_level("INFO"):
+        reader, good, bad = losses(data)
+    assert len(good) == 4 and bad == [] and not reader.end_verified
+    assert "could not be verified" in caplog.text
+    # A 2.0 stream (flags 0, no end record, minor 0) reads the same way.
+    old = tvc_file(spec_sequence_header(version=(2, 0)), spec_gop(), spec_gop(index=1, frames=3))
+    reader, good, bad = losses(old)
+    assert [r.packet.frame_count for r in good] == [17, 3] and bad == []
+
+
+def test_failed_write_leaves_the_target_untouched(tmp_path):
+    target = tmp_path / "out.tvc"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with TvcWriter(target, header()) as w:
+            w.write_packet(gop(0))
+            raise RuntimeError("encoder failed")
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tvc"]  # no temporary left
+    fresh = tmp_path / "new.tvc"
+    with pytest.raises(RuntimeError):
+        with TvcWriter(fresh, header()):
+            raise RuntimeError("nothing encoded")
+    assert not fresh.exists()
+    write_stream(fresh)
+    assert len(losses(fresh)[1]) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.tvc", "out.tvc"]
+
+
+def test_info_reports_losses_and_reads_stdin(monkeypatch, capsys):
+    import json
+
+    from tvc_ffmpeg.cli import info
+
+    head, recs, tail = split(stream_bytes())
+    data = head + recs[0] + recs[2] + recs[3] + tail
+
+    class Stdin:
+        buffer = io.BytesIO(data)
+
+    monkeypatch.setattr(sys, "stdin", Stdin)
+    assert info.main(["-", "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert [g["gop_index"] for g in doc["gops"]] == [0, 2, 3]
+    assert (doc["lost_gops"], doc["lost_frames"], doc["end_record"]) == (1, 17, {"gops": 4, "frames": 56})
+    assert "GoP 1 missing" in doc["damaged"][0]["message"]
+    monkeypatch.setattr(Stdin, "buffer", io.BytesIO(stream_bytes()))
+    assert info.main(["-"]) == 0
+    assert "end record: 4 GoPs, 56 frames" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- the same on real streams
+
+@pytest.fixture(scope="module")
+def real_stream(tmp_path_factory):
+    """40 frames of a tiny random-weight model, GoP length 9: GoPs of 9, 9, 9, 9, 4 frames."""
+    import numpy as np
+    import torch
+    from tokenizer_helpers import SMALL
+
+    from tvc_ffmpeg.codec import CodecModel, Encoder
+    from tvc_ffmpeg.files import encode_into
+    from tvc_ffmpeg.models import CausalVideoTokenizer, export_weights
+    from tvc_ffmpeg.video import Frame, VideoInfo
+
+    torch.manual_seed(0)
+    weights = tmp_path_factory.mktemp("w") / "tvc-test.pt"
+    export_weights(CausalVideoTokenizer(SMALL).eval(), "tvc-test", weights)
+    model = CodecModel.from_file(weights)
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, (32, 32), dtype=np.uint8)
+    frames = [Frame(np.roll(base, i, axis=1), np.full((16, 16), 120, np.uint8),
+                    np.full((16, 16), 130, np.uint8), pts=i) for i in range(40)]
+    path = tmp_path_factory.mktemp("s") / "s.tvc"
+    enc = Encoder(VideoInfo(width=32, height=32), model, gop_length=9)
+    with TvcWriter(path, enc.header) as w:
+        assert encode_into(w, enc, frames) == 40
+    return path.read_bytes(), model, weights
+
+
+@pytest.mark.parametrize("edit, frames, lost, message", [
+    ("duplicate", 40, (0, 0), "GoP 1 repeated: dropped"),
+    ("swap", 31, (1, 9), "GoP 1 out of order (after GoP 2): dropped"),
+    ("remove", 31, (1, 9), "GoP 1 missing"),
+    ("damage4", 9, (4, 31), "4 GoP(s) (1..4), 31 frame(s) lost"),
+    ("cut", 36, (None, None), "ends early"),
+    ("short", 36, (1, 4), "ends early"),
+])
+def test_real_stream_losses_decode_to_exact_frames(real_stream, tmp_path, caplog, edit, frames, lost, message):
+    from tvc_ffmpeg.cli import decode
+    from tvc_ffmpeg.files import TvcInput
+    from tvc_ffmpeg.video import open_input
+
+    data, model, weights = real_stream
+    head, recs, tail = split(data)
+    edited = {
+        "duplicate": lambda: head + recs[0] + recs[1] + recs[1] + b"".join(recs[2:]) + tail,
+        "swap": lambda: head + recs[0] + recs[2] + recs[1] + b"".join(recs[3:]) + tail,
+        "remove": lambda: head + recs[0] + b"".join(recs[2:]) + tail,
+        "damage4": lambda: head + recs[0] + b"".join(r[:-6] + bytes([r[-6] ^ 0xFF]) + r[-5:] for r in recs[1:]) + tail,
+        "cut": lambda: head + b"".join(recs[:4]),
+        "short": lambda: head + b"".join(recs[:4]) + tail,
+    }[edit]()
+    with caplog.at_level("WARNING"), TvcInput(io.BytesIO(edited), model) as src:
+        pts = [f.pts for f in src]
+    assert len(pts) == frames and pts == sorted(set(pts))  # no frame twice, none out of order
+    assert (src.lost_gops, src.lost_frames) == lost
+    assert message in caplog.text
+    path, out = tmp_path / "e.tvc", tmp_path / "e.y4m"
+    path.write_bytes(edited)
+    assert decode.main([str(path), str(out), "--weights", str(weights)]) == 1
+    with open_input(out) as r:
+        assert len(list(r)) == frames
+
+
+def test_real_stream_decodes_from_stdin(real_stream, tmp_path, monkeypatch):
+    from tvc_ffmpeg.cli import decode
+    from tvc_ffmpeg.video import open_input
+
+    data, model, weights = real_stream
+
+    class Stdin:
+        buffer = io.BytesIO(data)
+
+    monkeypatch.setattr(sys, "stdin", Stdin)
+    out = tmp_path / "o.y4m"
+    assert decode.main(["-", str(out), "--weights", str(weights)]) == 0
+    with open_input(out) as r:
+        assert len(list(r)) == 40
