@@ -7,6 +7,7 @@ import struct
 import sys
 import time
 import zlib
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -589,3 +590,45 @@ def test_real_stream_decodes_from_stdin(real_stream, tmp_path, monkeypatch):
     assert decode.main(["-", str(out), "--weights", str(weights)]) == 0
     with open_input(out) as r:
         assert len(list(r)) == 40
+
+
+# ---------------------------------------------------------------- golden streams
+
+EXPECTED_STREAMS = Path(__file__).parent / "expected" / "streams.json"
+# (name, quality, mask pattern): each level, and one pattern that drops tokens.
+GOLDEN_CASES = [("q0", 0, 0), ("q1", 1, 0), ("q2", 2, 0), ("q3", 3, 0), ("q2-mask2", 2, 2)]
+
+
+def test_golden_stream_hashes(regen):
+    """The shipped model's streams for a tiny synthetic clip, byte for byte: an accidental
+    change of the format, the model or the coder shows here. Regenerate (and review why
+    they changed) with pytest --regen-expected."""
+    import hashlib
+    import json
+
+    import numpy as np
+    import torch
+
+    from tvc_ffmpeg.codec import CodecModel, Encoder
+    from tvc_ffmpeg.files import encode_into
+    from tvc_ffmpeg.video import Frame, VideoInfo
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # encoder tokens may depend on the thread count
+    try:
+        model = CodecModel.load()
+        yy, xx = np.mgrid[0:48, 0:64]
+        frames = [Frame(((4 * xx + 2 * yy + 8 * i) % 256).astype(np.uint8), np.full((24, 32), 110 + i, np.uint8),
+                        np.full((24, 32), 140 - i, np.uint8), pts=i) for i in range(9)]
+        got = {"model_id": model.model_id, "clip": "64x48, 9 frames, GoP length 9, diagonal ramp", "streams": {}}
+        for name, quality, mask in GOLDEN_CASES:
+            enc = Encoder(VideoInfo(width=64, height=48), model, 9, quality, mask)
+            buf = io.BytesIO()
+            with TvcWriter(buf, enc.header) as w:
+                encode_into(w, enc, frames)
+            got["streams"][name] = {"bytes": len(buf.getvalue()), "sha256": hashlib.sha256(buf.getvalue()).hexdigest()}
+    finally:
+        torch.set_num_threads(threads)
+    if regen:
+        EXPECTED_STREAMS.write_text(json.dumps(got, indent=2) + "\n")
+    assert got == json.loads(EXPECTED_STREAMS.read_text())
