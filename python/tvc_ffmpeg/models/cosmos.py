@@ -3,9 +3,12 @@
 Cosmos-0.1-Tokenizer-DV8x16x16 ships two TorchScript files: ``encoder(x) -> (indices, codes)``
 with x in [-1, 1], shape (N, 3, 1 + 8k, H, W), and ``decoder(indices) -> x``. Its FSQ has
 levels [8, 8, 8, 5, 5, 5] (64,000 codes). This class puts them behind the same interface as
-our :class:`CausalVideoTokenizer` (``encode``/``decode``, factors, codebook size), so the
-codec and ``tvc eval tokenizer --cosmos DIR`` treat them alike. The checkpoints are not
-distributed with this project; users bring their own.
+our :class:`CausalVideoTokenizer` (``encode``/``decode``, factors, codebook size: the
+``VideoTokenizer`` protocol of models/gop.py), so ``tvc eval tokenizer --cosmos DIR``
+measures them like ours. The codec itself (``CodecModel``, the runtime backends) does
+not take them yet: it needs a weights bundle with the tokenizer's config and halves it
+can export to ONNX. The checkpoints are not distributed with this project; users bring
+their own.
 """
 
 from __future__ import annotations
