@@ -8,9 +8,10 @@ stream is tagged with the colour properties of the source.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
-from typing import Union
+from typing import Iterator, Union
 
 import numpy as np
 
@@ -20,6 +21,23 @@ from .frames import Frame, VideoInfo
 
 PathLike = Union[str, Path]
 _ENCODERS = {".mkv": ("ffv1", {}), ".mp4": ("libx264", {"crf": "16"}), ".mov": ("libx264", {"crf": "16"})}
+
+
+STDOUT_NAME = "<stdout>"  # the file name an error on standard output carries
+
+
+@contextmanager
+def _writing(name: str) -> Iterator[None]:
+    """Re-raise an OSError from writing the output with its file name and the action,
+    so the CLI can say "cannot write: out.y4m: No space left on device" (a write()
+    on a full disk raises without a file name, and PyAV's errors carry none)."""
+    try:
+        yield
+    except OSError as exc:
+        # OSError(errno, ...) picks the matching subclass (BrokenPipeError, ...).
+        new = OSError(exc.errno, exc.strerror or str(exc), exc.filename if exc.filename else name)
+        new.tvc_action = "cannot write"
+        raise new from exc
 
 
 class VideoWriter:
@@ -37,18 +55,24 @@ class VideoWriter:
 
 
 class Y4mWriter(VideoWriter):
-    def __init__(self, f, info: VideoInfo, owns: bool) -> None:
-        self._f, self._owns = f, owns
-        y4m.write_header(f, info)
+    def __init__(self, f, info: VideoInfo, owns: bool, name: str) -> None:
+        self._f, self._owns, self._name = f, owns, name
+        with _writing(name):
+            y4m.write_header(f, info)
 
     def write(self, frame: Frame) -> None:
-        y4m.write_frame(self._f, frame)
+        with _writing(self._name):
+            y4m.write_frame(self._f, frame)
 
     def close(self) -> None:
-        if self._owns:
-            self._f.close()
-        else:
-            self._f.flush()
+        if self._f is None:
+            return
+        f, self._f = self._f, None
+        with _writing(self._name):
+            if self._owns:
+                f.close()
+            else:
+                f.flush()
 
 
 class PyAVWriter(VideoWriter):
@@ -62,7 +86,9 @@ class PyAVWriter(VideoWriter):
                 f"{info.width}x{info.height} is odd: write .mkv (FFV1) or .y4m instead"
             )
         self._av = av
-        self._container = av.open(str(path), "w")
+        self._name = str(path)
+        with _writing(self._name):
+            self._container = av.open(self._name, "w")
         rate = Fraction(info.frame_rate).limit_denominator(1_000_000)
         self._stream = self._container.add_stream(codec, rate=rate)
         self._stream.width, self._stream.height = info.width, info.height
@@ -89,25 +115,31 @@ class PyAVWriter(VideoWriter):
         f.color_range = self._info.color_range
         f.colorspace = self._info.colorspace
         self._index += 1
-        for packet in self._stream.encode(f):
-            self._container.mux(packet)
+        with _writing(self._name):
+            for packet in self._stream.encode(f):
+                self._container.mux(packet)
 
     def close(self) -> None:
         if self._container is not None:
-            for packet in self._stream.encode(None):
-                self._container.mux(packet)
-            self._container.close()
-            self._container = None
+            container, self._container = self._container, None
+            with _writing(self._name):
+                try:
+                    for packet in self._stream.encode(None):
+                        container.mux(packet)
+                finally:
+                    container.close()
 
 
 def open_output(path: PathLike, info: VideoInfo) -> VideoWriter:
     """'-' writes Y4M to stdout; the extension picks the format otherwise."""
     if str(path) == "-":
-        return Y4mWriter(sys.stdout.buffer, info, owns=False)
+        return Y4mWriter(sys.stdout.buffer, info, owns=False, name=STDOUT_NAME)
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix == ".y4m":
-        return Y4mWriter(open(p, "wb"), info, owns=True)
+        with _writing(str(p)):
+            f = open(p, "wb")
+        return Y4mWriter(f, info, owns=True, name=str(p))
     if suffix in _ENCODERS:
         return PyAVWriter(p, info)
     raise InvalidArgumentError(
