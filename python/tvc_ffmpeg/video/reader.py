@@ -25,22 +25,21 @@ PathLike = Union[str, Path]
 
 
 def _source_format(pix_fmt: str):
-    """(chroma_format, bit_depth, full_range) of an FFmpeg pixel format name."""
+    """(chroma_format, bit_depth, full_range) of an FFmpeg pixel format name, from
+    FFmpeg's own description of it (the chroma format as in VideoInfo: 4:0:0 for
+    grey, 4:4:4 for RGB; for YUV, the one of 4:2:0, 4:2:2 and 4:4:4 with as many chroma
+    samples, or 4:2:0 when fewer: the stream header has no 4:1:1 or 4:4:0)."""
+    import av
+
+    fmt = av.VideoFormat(pix_fmt)
+    depth = max(c.bits for c in fmt.components)
     full = pix_fmt.startswith("yuvj")
-    name = pix_fmt.replace("yuvj", "yuv")
-    depth = 8
-    for bits in (9, 10, 12, 14, 16):
-        if f"p{bits}" in name:
-            depth = bits
-    if name.startswith("gray"):
-        chroma = 0
-    elif name.startswith("yuv420") or name.startswith("nv12") or name.startswith("nv21"):
-        chroma = 1
-    elif name.startswith("yuv422") or name.startswith("nv16"):
-        chroma = 2
-    else:
-        chroma = 3  # 4:4:4 and RGB formats
-    return chroma, depth, full
+    if fmt.is_rgb:
+        return 3, depth, full
+    if len(fmt.components) <= 2:  # grey, grey + alpha
+        return 0, depth, full
+    share = fmt.chroma_width(64) * fmt.chroma_height(64)  # of 64 * 64 luma samples
+    return (3 if share >= 64 * 64 else 2 if share >= 64 * 32 else 1), depth, full
 
 
 class VideoReader:
@@ -66,9 +65,17 @@ class VideoReader:
         self.close()
 
 
-def _open_y4m(f: BinaryIO, closer=None) -> VideoReader:
-    info = y4m.read_header(f)
-    return VideoReader(info, y4m.read_frames(f, info), closer)
+def _open_y4m(f: BinaryIO, name: str, closer=None) -> VideoReader:
+    try:
+        header = y4m.read_header(f)
+    except BaseException:
+        if closer is not None:
+            closer()
+        raise
+    if not header.layout.is_native:
+        log.warning("converting %s from Y4M C%s (%s) to 8-bit 4:2:0", name, header.layout.tag,
+                    header.layout.description)
+    return VideoReader(header.info, y4m.read_frames(f, header), closer)
 
 
 def _open_pyav(path: PathLike) -> VideoReader:
@@ -133,11 +140,13 @@ def _open_pyav(path: PathLike) -> VideoReader:
 def open_input(path: PathLike) -> VideoReader:
     """'-' reads Y4M from stdin; a .y4m path is read directly; anything else through PyAV."""
     if str(path) == "-":
-        return _open_y4m(sys.stdin.buffer)
+        return _open_y4m(sys.stdin.buffer, "<stdin>")
     p = Path(path)
     if not p.exists():
         raise InvalidArgumentError(f"input file not found: {p}")
+    if p.is_dir():
+        raise InvalidArgumentError(f"input is a directory, not a video: {p}")
     if p.suffix.lower() == ".y4m":
         f = open(p, "rb")
-        return _open_y4m(f, f.close)
+        return _open_y4m(f, str(p), f.close)
     return _open_pyav(p)
