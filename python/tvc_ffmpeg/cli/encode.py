@@ -19,14 +19,22 @@ from ._common import add_model_arguments, load_model, progress
 log = logging.getLogger("tvc.encode")
 
 
+# Accepted --bitrate range in bit/s: below 1 bit/s no GoP fits, and above 1 Gbit/s
+# the top quality level is reached long before (a typo such as "6G" for "6k").
+MIN_BITRATE, MAX_BITRATE = 1.0, 1e9
+
+
 def _bitrate(text: str) -> float:
     units = {"k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6}
+    number, scale = (text[:-1], units[text[-1]]) if text and text[-1] in units else (text, 1.0)
     try:
-        value = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
+        value = float(number) * scale
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a bitrate such as 6000, 6k or 0.5M, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"bitrate must be positive, got {text!r}")
+    # float() also reads "inf", "nan" and "1e400" (inf): the range test refuses them all.
+    if not MIN_BITRATE <= value <= MAX_BITRATE:
+        raise argparse.ArgumentTypeError(
+            f"bitrate must be between 1 bit/s and 1G bit/s (1000M), got {text!r}")
     return value
 
 
@@ -61,8 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                         f"picture at a fraction of the source size ({scales}) and the decoder scales "
                         "it back")
     rate.add_argument("--bitrate", "-b", type=_bitrate, default=None, metavar="RATE",
-                      help="target bitrate in bits per second (e.g. 6000, 6k, 0.5M): each GoP's "
-                           "quality level is chosen to stay at or below it")
+                      help="target bitrate in bit/s, with an optional k (x1000) or M (x1000000) "
+                           "suffix (e.g. 6000, 6k, 0.5M; 1 to 1000M): each GoP's quality level "
+                           "is chosen to stay at or below it")
     p.add_argument("--mask-pattern", type=_mask_pattern, default=0, metavar="{0,1,2,3,auto}",
                    help="drop 0 (default), 25, 50 or 75 %% of the tokens after each GoP's first latent "
                         "frame, which the decoder predicts; 'auto' decodes each GoP's candidates and "
