@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from tvc_ffmpeg import _native
-from tvc_ffmpeg.bitstream import FILE_SIGNATURE, GopPacket, SequenceHeader
+from tvc_ffmpeg.bitstream import FILE_SIGNATURE, EndOfStream, GopPacket, SequenceHeader
 from tvc_ffmpeg.entropy import CdfTable, RansEncoder
 
 
@@ -27,8 +27,9 @@ def packet_seeds():
         .to_bytes()
         for i in range(4)
     ]
-    file = FILE_SIGNATURE + b"".join(_native.write_record(p) for p in [h, *gops])
-    seeds = {"header": h, "file": file, "file_truncated": file[:-7]}
+    end = EndOfStream(gop_count=4, frame_count=17 + 16 + 15 + 14).to_bytes()
+    file = FILE_SIGNATURE + b"".join(_native.write_record(p) for p in [h, *gops, end])
+    seeds = {"header": h, "file": file, "file_truncated": file[:-7], "end": end}
     for i, g in enumerate(gops):
         seeds[f"gop{i}"] = g
     damaged = bytearray(file)

@@ -263,6 +263,26 @@ void test_bitstream() {
     CHECK(recs[2].error == TVC_ECRC);
     CHECK(recs[3].error == 0);
   }
+
+  // The incremental scanner fed one byte at a time finds the same records.
+  tvc::RecordScanner scanner;
+  std::vector<tvc::ScannedRecord> pieces;
+  tvc::ScannedRecord rec;
+  for (std::size_t i = 0; i <= file.size(); ++i) {
+    if (i < file.size()) scanner.feed(&file[i], 1); else scanner.finish();
+    while (scanner.next(rec) == tvc::RecordScanner::kRecord) pieces.push_back(rec);
+    CHECK(scanner.buffered() <= pb.size() + 16);  // never more than one record held
+  }
+  CHECK(pieces.size() == recs.size());
+  for (std::size_t i = 0; i < pieces.size() && i < recs.size(); ++i)
+    CHECK(pieces[i].offset == recs[i].offset && pieces[i].error == recs[i].error);
+
+  // End-of-stream packet: round trip, and a frame count that cannot fill the GoPs.
+  const auto end = tvc::write_end_of_stream(tvc::EndOfStream{3, 40});
+  const tvc::EndOfStream e = tvc::parse_end_of_stream(end.data(), end.size(), &h);
+  CHECK(e.gop_count == 3 && e.frame_count == 40);
+  const auto bad_end = tvc::write_end_of_stream(tvc::EndOfStream{3, 20});
+  CHECK(error_of([&] { tvc::parse_end_of_stream(bad_end.data(), bad_end.size(), &h); }) == TVC_EINVALIDDATA);
 }
 
 // A small random integer net, round-tripped through its blob format.
