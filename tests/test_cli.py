@@ -254,3 +254,23 @@ def test_eval_fetches_missing_validation_clips_like_demo(tmp_path, monkeypatch, 
     out = capsys.readouterr().out
     assert "bikes" in out and "carphone_pristine" in out
     assert cache.video("bikes").exists() and cache.video("carphone_pristine").exists()
+
+
+def test_os_errors_without_an_errno_and_eof_are_one_line(monkeypatch, capsys):
+    import tvc_ffmpeg.cli.info as info_cli
+
+    def missing(argv):
+        raise FileNotFoundError("training material missing in /x: run 'tvc data' first")
+
+    monkeypatch.setattr(info_cli, "main", missing)
+    assert main(["info", "x.tvc"]) == 1
+    line = _one_error_line(capsys.readouterr().err, "info")
+    assert line == "tvc info: error: training material missing in /x: run 'tvc data' first"
+
+    def short(argv):
+        raise EOFError("Ran out of input")
+
+    monkeypatch.setattr(info_cli, "main", short)
+    assert main(["info", "x.tvc"]) == 1
+    line = _one_error_line(capsys.readouterr().err, "info")
+    assert line == "tvc info: error: input ends unexpectedly: Ran out of input"

@@ -115,7 +115,9 @@ def _run(name: str, rest: List[str]) -> int:
 
 def describe_os_error(exc: OSError) -> str:
     """``<what>: <path>: <reason>`` for an OSError, the shape of coreutils' messages."""
-    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno is None:
+        return str(exc) or type(exc).__name__  # raised with a sentence of our own, not by the OS
+    reason = exc.strerror or str(exc)
     what = getattr(exc, "tvc_action", None) or _action(exc)
     # A failed rename names the user's path second (the first is a temporary file).
     name = exc.filename2 if exc.filename2 is not None else exc.filename
