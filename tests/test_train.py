@@ -142,7 +142,7 @@ def test_train_ccm_cli_rejects_bad_arguments(tmp_path):
         main(["ccm", "--run-dir", str(tmp_path / "r"), "--tokenizer", str(tmp_path / "missing.pt")])
     junk = tmp_path / "junk.pt"
     torch.save({"something": 1}, junk)
-    with pytest.raises(TrainArgumentError, match="not a tokenizer"):
+    with pytest.raises(TrainArgumentError, match="junk.pt: not a tvc weights file .*no tokenizer weights"):
         main(["ccm", "--run-dir", str(tmp_path / "r"), "--tokenizer", str(junk)])
     with pytest.raises(TrainArgumentError, match="positive"):
         main(["ccm", "--run-dir", str(tmp_path / "r"), "--tokenizer", str(junk), "--steps", "0"])
