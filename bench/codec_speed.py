@@ -75,12 +75,13 @@ def x265_speed(info, frames, threads):
 
 def tvc_speed(info, frames, model, quality, mask_pattern=0):
     from tvc_ffmpeg.codec import Decoder, Encoder
+    from tvc_ffmpeg.settings import EncoderSettings
 
     t0 = time.perf_counter()
-    enc = Encoder(info, model, quality=quality, mask_pattern=mask_pattern)
+    enc = Encoder(info, EncoderSettings(quality=quality, mask_pattern=mask_pattern), model=model)
     packets = [p for f in frames for p in enc.encode(f)] + enc.encode(None)
     t_enc = time.perf_counter() - t0
-    dec = Decoder(enc.header, model)
+    dec = Decoder(enc.header, model=model)
     t0 = time.perf_counter()
     n = sum(len(dec.decode(p)) for p in packets)
     t_dec = time.perf_counter() - t0
@@ -106,7 +107,7 @@ def main(argv=None) -> int:
         args.input = CacheLayout.resolve().video("bikes")
     info, frames = load_frames(args.input, args.frames)
     model = CodecModel.from_file(args.weights) if args.weights else CodecModel.load()
-    model = model.with_backend(args.backend)
+    model = model.with_runtime(args.backend)
     if args.backend != "torch":
         tvc_speed(info, frames[:9], model, 2)  # one-time export and session creation
     rows = []

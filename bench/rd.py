@@ -133,10 +133,12 @@ def run(args: argparse.Namespace) -> List[RdPoint]:
     codecs += [load_extra_codec(spec) for spec in args.extra_codec]
     if args.tvc or args.tvc_weights:
         from tvc_ffmpeg.rd.ours import TvcRdCodec
+        from tvc_ffmpeg.settings import EncoderSettings
 
-        codecs.append(TvcRdCodec(args.tvc_weights))
+        codecs.append(TvcRdCodec(EncoderSettings(weights_path=args.tvc_weights)))
         if args.tvc_auto_mask:
-            codecs.append(TvcRdCodec(args.tvc_weights, mask_pattern="auto", name="TVC auto-mask"))
+            codecs.append(TvcRdCodec(EncoderSettings(weights_path=args.tvc_weights, mask_pattern="auto"),
+                                     name="TVC auto-mask"))
     clips = [load_clip(c, args.first_frame, args.frames, cache) for c in args.clips]
     total = len(clips) * sum(len(c.levels) for c in codecs)
     points: List[RdPoint] = []

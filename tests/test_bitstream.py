@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import tvc_ffmpeg as tvc
 from tvc_ffmpeg import _native
+from tvc_ffmpeg.settings import EncoderSettings
 from tvc_ffmpeg.bitstream import (
     BITSTREAM_VERSION,
     FILE_SIGNATURE,
@@ -529,13 +530,13 @@ def real_stream(tmp_path_factory):
     torch.manual_seed(0)
     weights = tmp_path_factory.mktemp("w") / "tvc-test.pt"
     export_weights(CausalVideoTokenizer(SMALL).eval(), "tvc-test", weights)
-    model = CodecModel.from_file(weights)
+    model = CodecModel.from_file(weights, backend="torch")
     rng = np.random.default_rng(0)
     base = rng.integers(0, 256, (32, 32), dtype=np.uint8)
     frames = [Frame(np.roll(base, i, axis=1), np.full((16, 16), 120, np.uint8),
                     np.full((16, 16), 130, np.uint8), pts=i) for i in range(40)]
     path = tmp_path_factory.mktemp("s") / "s.tvc"
-    enc = Encoder(VideoInfo(width=32, height=32), model, gop_length=9)
+    enc = Encoder(VideoInfo(width=32, height=32), EncoderSettings(gop_length=9), model=model)
     with TvcWriter(path, enc.header) as w:
         assert encode_into(w, enc, frames) == 40
     return path.read_bytes(), model, weights
@@ -564,7 +565,7 @@ def test_real_stream_losses_decode_to_exact_frames(real_stream, tmp_path, caplog
         "cut": lambda: head + b"".join(recs[:4]),
         "short": lambda: head + b"".join(recs[:4]) + tail,
     }[edit]()
-    with caplog.at_level("WARNING"), TvcInput(io.BytesIO(edited), model) as src:
+    with caplog.at_level("WARNING"), TvcInput(io.BytesIO(edited), model=model) as src:
         pts = [f.pts for f in src]
     assert len(pts) == frames and pts == sorted(set(pts))  # no frame twice, none out of order
     assert (src.lost_gops, src.lost_frames) == lost
@@ -616,13 +617,13 @@ def test_golden_stream_hashes(regen):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # encoder tokens may depend on the thread count
     try:
-        model = CodecModel.load()
+        model = CodecModel.load(backend="torch")
         yy, xx = np.mgrid[0:48, 0:64]
         frames = [Frame(((4 * xx + 2 * yy + 8 * i) % 256).astype(np.uint8), np.full((24, 32), 110 + i, np.uint8),
                         np.full((24, 32), 140 - i, np.uint8), pts=i) for i in range(9)]
         got = {"model_id": model.model_id, "clip": "64x48, 9 frames, GoP length 9, diagonal ramp", "streams": {}}
         for name, quality, mask in GOLDEN_CASES:
-            enc = Encoder(VideoInfo(width=64, height=48), model, 9, quality, mask)
+            enc = Encoder(VideoInfo(width=64, height=48), EncoderSettings(gop_length=9, quality=quality, mask_pattern=mask), model=model)
             buf = io.BytesIO()
             with TvcWriter(buf, enc.header) as w:
                 encode_into(w, enc, frames)

@@ -17,7 +17,8 @@ import torch
 import tvc_ffmpeg as tvc
 from tvc_ffmpeg.bitstream import GopPacket, TvcReader, TvcWriter
 from tvc_ffmpeg.codec import CodecModel, Decoder, Encoder, TokenCoder
-from tvc_ffmpeg.codec.session import DEFAULT_QUALITY, coded_size
+from tvc_ffmpeg.codec.session import coded_size
+from tvc_ffmpeg.settings import DEFAULT_QUALITY, DecoderSettings, EncoderSettings
 from tokenizer_helpers import SMALL
 from tvc_ffmpeg.models import CausalVideoTokenizer, export_weights
 from tvc_ffmpeg.video import Frame, VideoInfo, open_output
@@ -34,7 +35,7 @@ def weights_file(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model(weights_file):
-    return CodecModel.from_file(weights_file)
+    return CodecModel.from_file(weights_file, backend="torch")
 
 
 def clip(w, h, n, seed=0):
@@ -46,9 +47,9 @@ def clip(w, h, n, seed=0):
 
 
 def run_codec(model, frames, info, gop=17, quality=DEFAULT_QUALITY):
-    enc = Encoder(info, model, gop, quality)
+    enc = Encoder(info, EncoderSettings(gop_length=gop, quality=quality), model=model)
     packets = [p for f in frames for p in enc.encode(f)] + enc.encode(None)
-    dec = Decoder(enc.header, model)
+    dec = Decoder(enc.header, model=model)
     out = [f for p in packets for f in dec.decode(GopPacket.from_bytes(p.to_bytes(), enc.header))]
     return enc, dec, packets, out
 
@@ -85,26 +86,26 @@ def test_token_coder_round_trip_and_raw_rate():
 def test_refuses_bad_gop_length_and_frame_size(model):
     info = VideoInfo(width=32, height=32)
     with pytest.raises(tvc.InvalidArgumentError, match="1 \\+ 8k"):
-        Encoder(info, model, gop_length=16)
-    enc = Encoder(info, model)
+        Encoder(info, EncoderSettings(gop_length=16), model=model)
+    enc = Encoder(info, model=model)
     with pytest.raises(tvc.InvalidArgumentError, match="32x32"):
         enc.encode(clip(48, 32, 1)[0])
 
 
 def test_refuses_stream_of_another_model(model, weights_file, tmp_path):
     info = VideoInfo(width=32, height=32)
-    enc = Encoder(info, model)
+    enc = Encoder(info, model=model)
     torch.manual_seed(1)
     other_path = tmp_path / "other.pt"
     export_weights(CausalVideoTokenizer(SMALL).eval(), "tvc-test", other_path)
     with pytest.raises(tvc.ModelMismatchError):
-        Decoder(enc.header, CodecModel.from_file(other_path))
+        Decoder(enc.header, model=CodecModel.from_file(other_path))
 
 
 def test_damaged_gop_is_skipped_by_cli(model, weights_file, tmp_path):
     info = VideoInfo(width=32, height=32)
     frames = clip(32, 32, 40)
-    enc = Encoder(info, model, gop_length=17)
+    enc = Encoder(info, EncoderSettings(gop_length=17), model=model)
     path = tmp_path / "s.tvc"
     with TvcWriter(path, enc.header) as w:
         for p in [p for f in frames for p in enc.encode(f)] + enc.encode(None):
@@ -130,9 +131,9 @@ CHILD = textwrap.dedent("""
     torch.set_num_threads(int(sys.argv[3]))
     from tvc_ffmpeg.bitstream import TvcReader
     from tvc_ffmpeg.codec import CodecModel, Decoder
-    model = CodecModel.from_file(sys.argv[2]) if sys.argv[2] != "-" else CodecModel.load()
+    model = CodecModel.from_file(sys.argv[2], backend="torch") if sys.argv[2] != "-" else CodecModel.load(backend="torch")
     r = TvcReader(sys.argv[1])
-    dec = Decoder(r.header, model)
+    dec = Decoder(r.header, model=model)
     tokens, samples = [], []
     for p in (record.packet for record in r):
         tokens.append(dec.tokens_of(p).tolist())
@@ -171,8 +172,8 @@ def test_cross_process_determinism(model, weights_file, tmp_path, which):
     else:
         info, frames, weights, gop, quality = VideoInfo(width=176, height=144), _wavy_clip(176, 144, 18), \
             "-", 17, 2
-        used = CodecModel.load()
-    enc = Encoder(info, used, gop_length=gop, quality=quality)
+        used = CodecModel.load(backend="torch")
+    enc = Encoder(info, EncoderSettings(gop_length=gop, quality=quality), model=used)
     path = tmp_path / "d.tvc"
     with TvcWriter(path, enc.header) as w:
         packets = [p for f in frames for p in enc.encode(f)] + enc.encode(None)
@@ -232,7 +233,7 @@ def test_open_write_then_read(model, tmp_path):
     with tvc.open(path, model=model) as f:
         assert f.info.width == 32
         assert len(list(f)) == 20
-    with tvc.open(path, "w", info=info, model=model, quality=0) as f:
+    with tvc.open(path, "w", info=info, settings=tvc.EncoderSettings(quality=0), model=model) as f:
         for frame in frames:
             f.write(frame)
     assert {r.packet.coded_width for r in TvcReader(path)} == {16}
@@ -250,7 +251,7 @@ def test_model_with_ccm_codes_tokens_exactly(weights_file, tmp_path):
     blob = CheckerboardContextModel(CcmConfig((8, 5, 5, 5), hidden=8)).eval().export_int()
     path = tmp_path / "with-ccm.pt"
     bundle_weights(weights_file, path, ccm_blob=blob)
-    model = CodecModel.from_file(path)
+    model = CodecModel.from_file(path, backend="torch")
     assert model.ccm_blob == blob
     info = VideoInfo(width=64, height=48)
     frames = clip(64, 48, 20, seed=9)
@@ -261,7 +262,7 @@ def test_model_with_ccm_codes_tokens_exactly(weights_file, tmp_path):
         assert np.array_equal(enc.tokens_of(frames[17 * i : 17 * i + 17], coded), dec.tokens_of(p))
     # A decoder holding the same tokenizer without the CCM is a different model.
     with pytest.raises(tvc.ModelMismatchError):
-        Decoder(enc.header, CodecModel.from_file(weights_file))
+        Decoder(enc.header, model=CodecModel.from_file(weights_file))
 
 
 @pytest.mark.parametrize("pattern", [0, 1, 2, 3])
@@ -280,9 +281,9 @@ def test_mask_patterns_round_trip_and_drop_their_share(model, pattern):
 
 
 def run_codec_masked(model, frames, info, pattern, quality=DEFAULT_QUALITY):
-    enc = Encoder(info, model, 17, quality, pattern)
+    enc = Encoder(info, EncoderSettings(gop_length=17, quality=quality, mask_pattern=pattern), model=model)
     packets = [p for f in frames for p in enc.encode(f)] + enc.encode(None)
-    dec = Decoder(enc.header, model)
+    dec = Decoder(enc.header, model=model)
     return enc, dec, packets, [f for p in packets for f in dec.decode(p)]
 
 
@@ -300,13 +301,13 @@ def test_rate_rises_with_quality_and_falls_with_masking(model):
 
 
 def test_unknown_mask_pattern_in_a_packet_is_invalid_data(model):
-    enc = Encoder(VideoInfo(width=32, height=32), model, gop_length=17)
+    enc = Encoder(VideoInfo(width=32, height=32), EncoderSettings(gop_length=17), model=model)
     p = [p for f in clip(32, 32, 17) for p in enc.encode(f)][0]
     import dataclasses
 
     bad = dataclasses.replace(p, mask_pattern=9)
     with pytest.raises(tvc.InvalidDataError, match="mask pattern"):
-        Decoder(enc.header, model).decode(bad)
+        Decoder(enc.header, model=model).decode(bad)
 
 
 def test_copy_previous_fills_every_hole():
@@ -324,7 +325,7 @@ def test_model_with_predictor_fills_dropped_tokens(weights_file, tmp_path):
     pred = TokenPredictor(PredictorConfig((8, 5, 5, 5), width=16, depth=1, heads=2)).eval()
     path = tmp_path / "with-pred.pt"
     bundle_weights(weights_file, path, predictor=pred)
-    model = CodecModel.from_file(path)
+    model = CodecModel.from_file(path, backend="torch")
     assert model.predictor is not None
     info = VideoInfo(width=64, height=64)
     frames = clip(64, 64, 17, seed=13)
@@ -347,9 +348,9 @@ def test_quality_levels_code_the_documented_picture_sizes():
 def test_encoder_refuses_unknown_quality_and_mask_pattern(model):
     info = VideoInfo(width=32, height=32)
     with pytest.raises(tvc.InvalidArgumentError, match="quality"):
-        Encoder(info, model, quality=4)
-    with pytest.raises(tvc.InvalidArgumentError, match="mask pattern"):
-        Encoder(info, model, mask_pattern=4)
+        Encoder(info, EncoderSettings(quality=4), model=model)
+    with pytest.raises(tvc.InvalidArgumentError, match="mask_pattern"):
+        EncoderSettings(mask_pattern=4)
 
 
 def test_auto_mask_drops_as_much_as_the_loss_bound_allows(model, monkeypatch):
@@ -365,7 +366,7 @@ def test_auto_mask_drops_as_much_as_the_loss_bound_allows(model, monkeypatch):
     monkeypatch.setattr(session, "AUTO_MASK_MAX_LOSS_DB", -1.0)  # no loss is acceptable
     assert run_codec_masked(model, frames, info, "auto")[2][0].mask_pattern == 0
     with pytest.raises(tvc.InvalidArgumentError, match="auto"):
-        Encoder(info, model, mask_pattern="sometimes")
+        EncoderSettings(mask_pattern="sometimes")
 
 
 def _native_mask_keep(pattern, shape):
@@ -385,9 +386,9 @@ def test_cli_mask_pattern_argument():
 
 def test_sessions_are_context_managers(model):
     info = VideoInfo(width=32, height=32)
-    with Encoder(info, model, gop_length=9) as enc:
+    with Encoder(info, EncoderSettings(gop_length=9), model=model) as enc:
         packets = [p for f in clip(32, 32, 9) for p in enc.encode(f)]
-    with Decoder(enc.header, model) as dec:
+    with Decoder(enc.header, model=model) as dec:
         assert len(dec.decode(packets[0])) == 9
 
 
@@ -397,15 +398,15 @@ def test_decoder_refuses_a_header_over_max_pixels_before_loading_anything(model)
     """Defect: a 1.4 KB stream claiming 16384x16384 made the decoder try a 29 GB allocation."""
     from dataclasses import replace
 
-    from tvc_ffmpeg.codec.limits import DEFAULT_MAX_PIXELS
+    from tvc_ffmpeg.settings import DEFAULT_MAX_PIXELS
 
-    header = replace(Encoder(VideoInfo(width=32, height=32), model).header, width=16384, height=16384)
+    header = replace(Encoder(VideoInfo(width=32, height=32), model=model).header, width=16384, height=16384)
     with pytest.raises(tvc.LimitExceededError, match="16384x16384.*max_pixels"):
-        Decoder(header, model)
+        Decoder(header, model=model)
     assert 4096 * 2160 <= DEFAULT_MAX_PIXELS  # 4K pictures pass the header check
-    Decoder(replace(header, width=3840, height=2160), model)
+    Decoder(replace(header, width=3840, height=2160), model=model)
     with pytest.raises(tvc.LimitExceededError):
-        Decoder(replace(header, width=64, height=64), model, max_pixels=63 * 64)
+        Decoder(replace(header, width=64, height=64), DecoderSettings(max_pixels=63 * 64), model=model)
 
 
 def test_decoder_refuses_a_packet_over_the_gop_limit_before_allocating(model):
@@ -414,28 +415,28 @@ def test_decoder_refuses_a_packet_over_the_gop_limit_before_allocating(model):
     from dataclasses import replace
 
     info = VideoInfo(width=32, height=32)
-    enc = Encoder(info, model, gop_length=9)
+    enc = Encoder(info, EncoderSettings(gop_length=9), model=model)
     packet = [p for f in clip(32, 32, 9) for p in enc.encode(f)][0]
-    dec = Decoder(enc.header, model)
+    dec = Decoder(enc.header, model=model)
     assert len(dec.decode(packet)) == 9
     with pytest.raises(tvc.LimitExceededError, match="GoP 0 codes a picture of 16384x16384"):
         dec.decode(replace(packet, coded_width=16384, coded_height=16384))
     with pytest.raises(tvc.LimitExceededError, match="max_gop_pixels"):
         dec.tokens_of(replace(packet, coded_width=2048, coded_height=2048, frame_count=1024))
-    small = Decoder(enc.header, model, max_gop_pixels=32 * 32 * 9 - 1)
+    small = Decoder(enc.header, DecoderSettings(max_gop_pixels=32 * 32 * 9 - 1), model=model)
     with pytest.raises(tvc.LimitExceededError, match="9 frames of 32x32"):
         small.decode(packet)
 
 
 def test_encoder_refuses_what_the_decoder_would_refuse(model):
     with pytest.raises(tvc.LimitExceededError, match="16384x16384"):
-        Encoder(VideoInfo(width=16384, height=16384), model)
+        Encoder(VideoInfo(width=16384, height=16384), model=model)
     # quality 3 codes 1.5x a side: 2880x1620 x 33 frames is over the default GoP limit.
     with pytest.raises(tvc.LimitExceededError, match="quality 3"):
-        Encoder(VideoInfo(width=1920, height=1080), model, quality=3)
-    Encoder(VideoInfo(width=1920, height=1080), model, quality=2)
+        Encoder(VideoInfo(width=1920, height=1080), EncoderSettings(quality=3), model=model)
+    Encoder(VideoInfo(width=1920, height=1080), EncoderSettings(quality=2), model=model)
     # With a target bitrate the levels over the limit are left out, not refused.
-    enc = Encoder(VideoInfo(width=1920, height=1080), model, target_bitrate=10000)
+    enc = Encoder(VideoInfo(width=1920, height=1080), EncoderSettings(bitrate=10000), model=model)
     assert sorted(enc._rate.levels) == [0, 1, 2]
 
 
@@ -448,9 +449,10 @@ MEMORY_CHILD = textwrap.dedent("""
     from tvc_ffmpeg.codec import CodecModel, Decoder, Encoder
     from tvc_ffmpeg.errors import LimitExceededError
     from tvc_ffmpeg.video import VideoInfo
-    model = CodecModel.from_file(sys.argv[1])
-    enc = Encoder(VideoInfo(width=16384, height=16384), model, gop_length=1017, max_pixels=2**28,
-                  max_gop_pixels=2**40)
+    model = CodecModel.from_file(sys.argv[1], backend="torch")
+    from tvc_ffmpeg.settings import DecoderSettings, EncoderSettings
+    enc = Encoder(VideoInfo(width=16384, height=16384),
+                  EncoderSettings(gop_length=1017, max_pixels=2**28, max_gop_pixels=2**40), model=model)
     payload = b"\\x00" * 40
     packet = GopPacket(gop_index=0, frame_count=1017, first_pts=0, quality=2, mask_pattern=0,
                        continuous_step=0, coded_width=16384, coded_height=16384,
@@ -459,7 +461,7 @@ MEMORY_CHILD = textwrap.dedent("""
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     refused = []
     for what, call in [
-        ("decoder", lambda: Decoder(enc.header, model, max_pixels=2**28).decode(packet)),
+        ("decoder", lambda: Decoder(enc.header, DecoderSettings(max_pixels=2**28), model=model).decode(packet)),
         ("ccm", lambda: _native.CheckerboardCoder(bytes(model.ccm_blob), [8, 5, 5, 5]).decode(payload, 128, 1024, 1024)),
         ("mask", lambda: _native.mask_keep(0, 128, 1024, 1024)),
     ]:
@@ -498,6 +500,6 @@ def test_unknown_model_id_in_a_stream_is_a_model_mismatch(model):
     names TVC_EMODEL_MISMATCH for a stream of another model."""
     from dataclasses import replace
 
-    header = replace(Encoder(VideoInfo(width=32, height=32), model).header, model_id="tvc-from-elsewhere")
+    header = replace(Encoder(VideoInfo(width=32, height=32), model=model).header, model_id="tvc-from-elsewhere")
     with pytest.raises(tvc.ModelMismatchError, match="'tvc-from-elsewhere'.*installed: tvc-s-v3"):
         Decoder(header)

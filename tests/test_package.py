@@ -22,10 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # numpy (the C++ core takes buffers, so reading headers needs none of it).
 HEAVY = ("torch", "av", "numpy", "onnxruntime", "tensorrt")
 
-# The public names as the package has always exported them; a lazy face must
-# keep exactly this set.
+# The public names; a lazy face must keep exactly this set (issue 9 added the settings
+# types and the reader's Damaged / EndOfStream items).
 PUBLIC_NAMES = {
-    "__version__", "BackendError", "CdfTable", "CodecModel", "CrcMismatchError", "Decoder",
+    "__version__", "BackendError", "CdfTable", "CodecModel", "CrcMismatchError", "Damaged",
+    "Decoder", "DecoderSettings", "EncoderSettings", "EndOfStream",
     "Encoder", "Frame", "GopPacket", "InternalError", "InvalidArgumentError",
     "InvalidDataError", "LimitExceededError", "ModelMismatchError", "RansDecoder",
     "RansEncoder", "Record", "SequenceHeader", "TruncatedDataError", "TvcError",

@@ -8,6 +8,7 @@ import pytest
 import tvc_ffmpeg as tvc
 from tokenizer_helpers import SMALL
 from tvc_ffmpeg.codec.ratecontrol import RateController, code_within_budget
+from tvc_ffmpeg.settings import EncoderSettings
 
 AREAS = {0: 100, 1: 225, 2: 400, 3: 900}
 
@@ -87,7 +88,7 @@ def tiny_codec_model(tmp_path_factory):
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("w") / "tvc-test.pt"
     export_weights(CausalVideoTokenizer(SMALL).eval(), "tvc-test", path)
-    return CodecModel.from_file(path)
+    return CodecModel.from_file(path, backend="torch")
 
 
 def test_encoder_meets_a_target_bitrate(tiny_codec_model):
@@ -100,16 +101,16 @@ def test_encoder_meets_a_target_bitrate(tiny_codec_model):
                     np.full((24, 32), 128, np.uint8), pts=i) for i in range(9 * 6)]
 
     def encode(**kw):
-        enc = Encoder(info, tiny_codec_model, gop_length=9, **kw)
+        enc = Encoder(info, EncoderSettings(gop_length=9, **kw), model=tiny_codec_model)
         return [p for f in frames for p in enc.encode(f)] + enc.encode(None)
 
     sizes = {q: 8 * sum(len(p.to_bytes()) for p in encode(quality=q)) for q in range(4)}
     seconds = len(frames) / 10
     target = (sizes[1] + sizes[2]) / 2 / seconds  # between two levels
-    packets = encode(target_bitrate=target)
+    packets = encode(bitrate=target)
     assert 8 * sum(len(p.to_bytes()) for p in packets) <= target * seconds
     assert {p.quality for p in packets} <= {1, 2} and 2 in {p.quality for p in packets}
-    low = encode(target_bitrate=sizes[0] / seconds / 4)  # below the lowest level: all at level 0
+    low = encode(bitrate=sizes[0] / seconds / 4)  # below the lowest level: all at level 0
     assert {p.quality for p in low} == {0}
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from tvc_ffmpeg.errors import BackendError, InvalidArgumentError
 from tvc_ffmpeg.metrics import Yuv420Clip
+from tvc_ffmpeg.settings import EncoderSettings
 from tvc_ffmpeg.rd import (
     FLOOR,
     FunctionCodec,
@@ -327,7 +328,7 @@ def test_tvc_itself_as_an_rd_codec(tmp_path):
     clip = SourceClip("noise", Yuv420Clip(rng.integers(0, 256, (9, 32, 48), dtype=np.uint8),
                                           rng.integers(0, 256, (9, 16, 24), dtype=np.uint8),
                                           rng.integers(0, 256, (9, 16, 24), dtype=np.uint8)), Fraction(25))
-    codec = TvcRdCodec(str(weights))
+    codec = TvcRdCodec(EncoderSettings(weights_path=str(weights), backend="torch"))
     assert isinstance(codec, RdCodec)
     sizes = []
     for level in codec.levels:

@@ -239,9 +239,9 @@ def test_codec_sessions_through_onnxruntime(tokenizer, onnx_files, cache_dir, mo
     outs = {}
     for name in ("torch", "onnxruntime"):
         model = CodecModel("tvc-test", b"\1" * 32, tokenizer, backend=name)
-        enc = Encoder(info, model)
+        enc = Encoder(info, model=model)
         packets = [p.to_bytes() for f in frames for p in enc.encode(f)] + [p.to_bytes() for p in enc.encode(None)]
-        dec = Decoder(enc.header, model)
+        dec = Decoder(enc.header, model=model)
         from tvc_ffmpeg.bitstream import GopPacket
 
         decoded = [f for p in packets for f in dec.decode(GopPacket.from_bytes(p, enc.header))]
@@ -255,18 +255,22 @@ def test_codec_sessions_through_onnxruntime(tokenizer, onnx_files, cache_dir, mo
             assert np.abs(pa.astype(int) - pb.astype(int)).max() <= 1
 
 
-def test_cli_backend_option_reaches_the_model(tokenizer, tmp_path):
+def test_cli_options_fill_the_settings_and_reach_the_model(tokenizer, tmp_path):
     import argparse
 
-    from tvc_ffmpeg.cli._common import add_model_arguments, load_model
+    from tvc_ffmpeg.cli._common import add_model_arguments, decoder_settings, model_fields
     from tvc_ffmpeg.models import export_weights
+    from tvc_ffmpeg.settings import DEFAULT_BACKEND, DecoderSettings, EncoderSettings
 
     export_weights(tokenizer, "tvc-test", tmp_path / "w.pt")
     p = argparse.ArgumentParser()
     add_model_arguments(p)
-    assert p.parse_args([]).backend == "torch"
-    args = p.parse_args(["--weights", str(tmp_path / "w.pt"), "--backend", "onnxruntime"])
-    assert load_model(args).backend == "onnxruntime"
+    assert p.parse_args([]).backend == DEFAULT_BACKEND == EncoderSettings().backend == DecoderSettings().backend
+    args = p.parse_args(["--weights", str(tmp_path / "w.pt"), "--backend", "onnxruntime", "--threads", "1"])
+    model = EncoderSettings(**model_fields(args)).load_model()
+    assert (model.backend, model.threads) == ("onnxruntime", 1)
+    assert decoder_settings(args) == DecoderSettings(weights_path=str(tmp_path / "w.pt"), backend="onnxruntime",
+                                                     threads=1)
     with pytest.raises(SystemExit):
         p.parse_args(["--backend", "cuda"])
 

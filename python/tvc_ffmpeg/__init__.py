@@ -3,11 +3,13 @@
 Public API (everything else is internal):
 
 - bitstream: :class:`SequenceHeader`, :class:`GopPacket`, :class:`TvcWriter`,
-  :class:`TvcReader` (docs/bitstream.md)
+  :class:`TvcReader`, whose items are :class:`Record` or :class:`Damaged`, and
+  :class:`EndOfStream` (docs/bitstream.md)
 - entropy coding: :class:`RansEncoder`, :class:`RansDecoder`, :class:`CdfTable`,
   :func:`pmf_to_cdf`, :func:`logits_to_cdf`
 - errors: :class:`TvcError` and its subclasses
-- the codec: :class:`Encoder`, :class:`Decoder`, :class:`CodecModel`,
+- the codec: :class:`Encoder`, :class:`Decoder` (configured by :class:`EncoderSettings`,
+  :class:`DecoderSettings`), :class:`CodecModel`,
   :func:`open` for .tvc files; frames are :class:`Frame` (8-bit 4:2:0 planes),
   streams are described by :class:`VideoInfo`
 
@@ -28,6 +30,8 @@ from ._version import __version__
 # from it so the two cannot disagree.
 _LAZY_NAMES: Dict[str, str] = {
     # container (docs/bitstream.md)
+    "Damaged": ".bitstream",
+    "EndOfStream": ".bitstream",
     "GopPacket": ".bitstream",
     "Record": ".bitstream",
     "SequenceHeader": ".bitstream",
@@ -39,6 +43,8 @@ _LAZY_NAMES: Dict[str, str] = {
     "Decoder": ".codec",
     "Encoder": ".codec",
     "open": ".files",
+    "DecoderSettings": ".settings",
+    "EncoderSettings": ".settings",
     # entropy coding (native)
     "CdfTable": ".entropy",
     "RansDecoder": ".entropy",
@@ -67,7 +73,8 @@ _LAZY_NAMES: Dict[str, str] = {
 __all__ = ["__version__", *sorted(_LAZY_NAMES)]
 
 if TYPE_CHECKING:  # static checkers and IDEs see the real names; at run time they load lazily
-    from .bitstream import GopPacket, Record, SequenceHeader, TvcReader, TvcWriter, read_header
+    from .bitstream import (Damaged, EndOfStream, GopPacket, Record, SequenceHeader, TvcReader, TvcWriter,
+                            read_header)
     from .codec import CodecModel, Decoder, Encoder
     from .entropy import CdfTable, RansDecoder, RansEncoder, logits_to_cdf, pmf_to_cdf
     from .errors import (
@@ -84,6 +91,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names; at run time th
         UnsupportedVersionError,
     )
     from .files import open
+    from .settings import DecoderSettings, EncoderSettings
     from .video import Frame, VideoInfo, open_input, open_output
 
 

@@ -15,8 +15,8 @@ from typing import Callable, Iterable, Iterator, List, Optional, Union
 
 from .bitstream import Damaged, PathOrFile, TvcReader, TvcWriter
 from .codec import CodecModel, Decoder, Encoder
-from .codec.session import DEFAULT_GOP_LENGTH, DEFAULT_QUALITY
 from .errors import InvalidArgumentError, InvalidDataError
+from .settings import DecoderSettings, EncoderSettings
 from .video.frames import Frame, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -40,9 +40,9 @@ def encode_into(writer: TvcWriter, encoder: Encoder, frames: Iterable[Frame],
 class TvcOutput:
     """A .tvc file being written frame by frame (renamed into place on close)."""
 
-    def __init__(self, path: PathOrFile, info: VideoInfo, model: Optional[CodecModel],
-                 gop_length: int, quality: int, target_bitrate: Optional[float]) -> None:
-        self._encoder = Encoder(info, model, gop_length, quality, target_bitrate=target_bitrate)
+    def __init__(self, path: PathOrFile, info: VideoInfo, settings: Optional[EncoderSettings] = None, *,
+                 model: Optional[CodecModel] = None) -> None:
+        self._encoder = Encoder(info, settings, model=model)
         self._writer: Optional[TvcWriter] = TvcWriter(path, self._encoder.header)
 
     def write(self, frame: Frame) -> None:
@@ -81,9 +81,10 @@ class TvcInput:
     ``lost_frames`` sum them (None when some loss has an unknown size).
     """
 
-    def __init__(self, source: Union[PathOrFile, TvcReader], model: Optional[CodecModel]) -> None:
+    def __init__(self, source: Union[PathOrFile, TvcReader], settings: Optional[DecoderSettings] = None, *,
+                 model: Optional[CodecModel] = None) -> None:
         self._reader = source if isinstance(source, TvcReader) else TvcReader(source)
-        self._decoder = Decoder(self._reader.header, model)
+        self._decoder = Decoder(self._reader.header, settings, model=model)
         self.info = self._decoder.info
         self.damage: List[Damaged] = []
 
@@ -142,14 +143,23 @@ def _total(counts: Iterable[Optional[int]]) -> Optional[int]:
 
 
 def open(path: PathOrFile, mode: str = "r", *, info: Optional[VideoInfo] = None,
-         model: Optional[CodecModel] = None, gop_length: int = DEFAULT_GOP_LENGTH,
-         quality: int = DEFAULT_QUALITY, target_bitrate: Optional[float] = None):
-    """Open a .tvc file: mode "r" yields decoded frames, mode "w" (needs ``info``) encodes
-    them at ``quality`` (0..3, higher = better) or at ``target_bitrate`` bits per second."""
+         settings: Union[EncoderSettings, DecoderSettings, None] = None,
+         model: Optional[CodecModel] = None):
+    """Open a .tvc file (a path or an open binary file).
+
+    Mode "r" yields decoded frames (``settings``: DecoderSettings); mode "w" (needs
+    ``info``) encodes them as ``settings`` (EncoderSettings: quality, bitrate, GoP length,
+    mask pattern, model, backend, ...) say. ``model`` is an already-loaded CodecModel to
+    use instead of the one the settings name."""
+    if mode not in ("r", "w"):
+        raise InvalidArgumentError(f'mode must be "r" or "w", not {mode!r}')
+    wanted = DecoderSettings if mode == "r" else EncoderSettings
+    if settings is not None and not isinstance(settings, wanted):
+        raise InvalidArgumentError(
+            f'tvc_ffmpeg.open(..., "{mode}") takes settings={wanted.__name__}(...), not {type(settings).__name__}'
+        )
     if mode == "r":
-        return TvcInput(path, model)
-    if mode == "w":
-        if info is None:
-            raise InvalidArgumentError('tvc_ffmpeg.open(..., "w") needs info=VideoInfo(...)')
-        return TvcOutput(path, info, model, gop_length, quality, target_bitrate)
-    raise InvalidArgumentError(f'mode must be "r" or "w", not {mode!r}')
+        return TvcInput(path, settings, model=model)
+    if info is None:
+        raise InvalidArgumentError('tvc_ffmpeg.open(..., "w") needs info=VideoInfo(...)')
+    return TvcOutput(path, info, settings, model=model)

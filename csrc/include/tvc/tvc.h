@@ -131,14 +131,21 @@ typedef struct TvcVideoInfo {
     uint8_t reserved[32];
 } TvcVideoInfo;
 
+/* The two settings structs are mirrored field for field by EncoderSettings and
+ * DecoderSettings in python/tvc_ffmpeg/settings.py, which the library hosts: the defaults
+ * and checks live there (0 / NULL / -1 below mean "that default"), and
+ * tests/test_settings.py checks that the field lists agree. */
 typedef struct TvcEncoderSettings {
     const char *model;            /* a shipped model id (docs/models.md); NULL = default model */
     const char *weights_path;     /* NULL = weights bundled with the package */
     const char *backend;          /* "auto", "torch", "onnxruntime", "tensorrt"; NULL = "auto" */
     int quality;                  /* quality level, higher = better; -1 = default */
     int64_t bitrate;              /* target bits per second; 0 = constant-quality mode */
-    int gop_length;               /* frames per GoP; 0 = the model's default */
+    int gop_length;               /* frames per GoP, 1 + 8k; 0 = default (33) */
+    int mask_pattern;             /* 0..3 = share of tokens dropped (docs/codec.md); -1 = auto */
     int threads;                  /* 0 = library default */
+    int64_t max_pixels;           /* largest picture accepted; 0 = default (4096x2304) */
+    int64_t max_gop_pixels;       /* most coded pixels in one GoP; 0 = default */
     TvcVideoInfo video;           /* properties of the frames that will be sent */
     tvc_log_callback log_callback;/* NULL = log to stderr */
     void *log_opaque;
@@ -147,9 +154,12 @@ typedef struct TvcEncoderSettings {
 } TvcEncoderSettings;
 
 typedef struct TvcDecoderSettings {
+    const char *model;            /* NULL = the model the stream names */
     const char *weights_path;     /* NULL = weights bundled with the package */
     const char *backend;          /* as in TvcEncoderSettings */
     int threads;
+    int64_t max_pixels;           /* as in TvcEncoderSettings: larger streams are refused */
+    int64_t max_gop_pixels;       /* (TVC_ELIMIT) before anything is allocated */
     tvc_log_callback log_callback;
     void *log_opaque;
     int log_level;

@@ -6,34 +6,34 @@ import argparse
 import sys
 from typing import Optional
 
-from ..codec import CodecModel
 from ..models.registry import DEFAULT_MODEL_ID
-from ..runtime import CHOICES
+from ..settings import BACKENDS, DEFAULT_BACKEND, DecoderSettings
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """The options every codec subcommand shares; they fill the fields of the same names
+    of EncoderSettings / DecoderSettings (settings.py)."""
     g = p.add_mutually_exclusive_group()
     g.add_argument("--model", default=None,
                    help=f"shipped model id (default: {DEFAULT_MODEL_ID}, or the stream's when decoding)")
-    g.add_argument("--weights", default=None,
+    g.add_argument("--weights", dest="weights_path", default=None,
                    help="weights file instead of a shipped model (a training run's best.pt works)")
-    p.add_argument("--backend", default="torch", choices=CHOICES,
+    p.add_argument("--backend", default=DEFAULT_BACKEND, choices=BACKENDS,
                    help="runtime for the tokenizer nets: torch (reference), onnxruntime (CPU, or CUDA "
                         "with onnxruntime-gpu), tensorrt (NVIDIA GPU), auto = first of tensorrt, "
-                        "onnxruntime, torch that works here (default: torch)")
+                        f"onnxruntime, torch that works here (default: {DEFAULT_BACKEND}; the first "
+                        "use of onnxruntime exports the model to ONNX once, about 20 s)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="CPU threads for the nets (default 0: the runtime's own choice)")
 
 
-def load_model(args: argparse.Namespace, default_id: str = DEFAULT_MODEL_ID) -> CodecModel:
-    """The model of --weights, else --model, else ``default_id`` (for decoding: the stream's).
+def model_fields(args: argparse.Namespace) -> dict:
+    """The settings fields add_model_arguments() filled."""
+    return {k: getattr(args, k) for k in ("model", "weights_path", "backend", "threads")}
 
-    A --model this install lacks is the user's mistake (InvalidArgumentError); a stream's
-    model id it lacks is a model mismatch (ModelMismatchError, docs/bitstream.md)."""
-    backend = getattr(args, "backend", "torch")
-    if args.weights:
-        return CodecModel.from_file(args.weights, backend=backend)
-    if args.model is None:
-        return CodecModel.for_stream(default_id, backend=backend)
-    return CodecModel.load(args.model, backend=backend)
+
+def decoder_settings(args: argparse.Namespace) -> DecoderSettings:
+    return DecoderSettings(**model_fields(args))
 
 
 def progress(total: Optional[int], desc: str, unit: str = "frame"):

@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 from ..bitstream import TvcReader
 from ..files import TvcInput
 from ..video import open_output
-from ._common import add_model_arguments, load_model, progress
+from ._common import add_model_arguments, decoder_settings, progress
 
 log = logging.getLogger("tvc.decode")
 
@@ -47,8 +47,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     reader = TvcReader(source)
     frames = 0
     with reader:
-        model = load_model(args, default_id=reader.header.model_id)
-        with TvcInput(reader, model) as src, open_output(args.output, src.info) as out, \
+        with TvcInput(reader, decoder_settings(args)) as src, open_output(args.output, src.info) as out, \
                 progress(None, "decode") as bar:
             for frame in src:  # every loss is logged by TvcInput as it is met
                 out.write(frame)

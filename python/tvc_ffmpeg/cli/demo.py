@@ -20,10 +20,10 @@ import numpy as np
 from ..bitstream import TvcWriter
 from ..codec import Encoder
 from ..files import TvcInput, encode_into
-from ..codec.session import DEFAULT_GOP_LENGTH
+from ..settings import EncoderSettings
 from ..metrics import Yuv420Clip, clip_quality
 from ..video import Frame, open_input, open_output
-from ._common import add_model_arguments, load_model, progress
+from ._common import add_model_arguments, model_fields, progress
 
 log = logging.getLogger("tvc.demo")
 DEMO_CLIP = "carphone_pristine"
@@ -65,7 +65,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     stream_path = out_dir / f"{source.stem}.tvc"
     decoded_path = out_dir / f"{source.stem}.decoded.mkv"
-    model = load_model(args)
+    settings = EncoderSettings(**model_fields(args))
+    model = settings.load_model()
 
     with open_input(source) as reader:
         info = reader.info
@@ -75,14 +76,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if len(frames) == args.frames:
                 break
     t0 = time.perf_counter()
-    with Encoder(info, model, DEFAULT_GOP_LENGTH) as enc, TvcWriter(stream_path, enc.header) as w, \
+    with Encoder(info, settings, model=model) as enc, TvcWriter(stream_path, enc.header) as w, \
             progress(len(frames), "encode") as bar:
         encode_into(w, enc, frames, bar.update)
         w.close()
         size = w.bytes_written
     t1 = time.perf_counter()
     decoded: List[Frame] = []
-    with TvcInput(stream_path, model) as src, open_output(decoded_path, src.info) as out, \
+    with TvcInput(stream_path, model=model) as src, open_output(decoded_path, src.info) as out, \
             progress(len(frames), "decode") as bar:
         for frame in src:
             out.write(frame)

@@ -11,10 +11,11 @@ from ..bitstream import TvcWriter
 from ..codec import Encoder
 from ..files import encode_into
 from .._native import NUM_MASK_PATTERNS
-from ..codec.session import AUTO_MASK, AUTO_MASK_MAX_LOSS_DB, DEFAULT_GOP_LENGTH, DEFAULT_QUALITY
+from ..codec.session import AUTO_MASK_MAX_LOSS_DB
 from ..models.registry import DEFAULT_QUALITY_SCALES
+from ..settings import AUTO_MASK, DEFAULT_GOP_LENGTH, DEFAULT_QUALITY, EncoderSettings
 from ..video import open_input
-from ._common import add_model_arguments, load_model, progress
+from ._common import add_model_arguments, model_fields, progress
 
 log = logging.getLogger("tvc.encode")
 
@@ -86,9 +87,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.frames is not None and args.frames < 1:
         build_parser().error("--frames must be at least 1")
-    model = load_model(args)
-    with open_input(args.input) as reader, Encoder(reader.info, model, args.gop_length, args.quality,
-                                                   args.mask_pattern, args.bitrate) as enc, \
+    settings = EncoderSettings(quality=args.quality, bitrate=args.bitrate, gop_length=args.gop_length,
+                               mask_pattern=args.mask_pattern, **model_fields(args))
+    model = settings.load_model()  # before the input is opened: a bad --weights fails first
+    with open_input(args.input) as reader, Encoder(reader.info, settings, model=model) as enc, \
             TvcWriter(args.output, enc.header) as writer, progress(args.frames, "encode") as bar:
         frames = encode_into(writer, enc, itertools.islice(reader, args.frames), bar.update)
         if frames == 0:

@@ -14,15 +14,13 @@ packet, and refuses with LimitExceededError (TVC_ELIMIT) before any array is mad
   decode) admits 1080p at quality 2 and 4K at quality 0 with the default GoP of 33.
 
 The encoder refuses, up front, what a decoder with the same limits would refuse.
-Raise either limit with the keyword of the same name on Encoder and Decoder.
+Raise either limit with the field of the same name of EncoderSettings and DecoderSettings
+(settings.py, where the defaults live).
 """
 
 from __future__ import annotations
 
 from ..errors import LimitExceededError
-
-DEFAULT_MAX_PIXELS = 4096 * 2304
-DEFAULT_MAX_GOP_PIXELS = 72 * 2**20
 
 
 def check_picture(width: int, height: int, max_pixels: int, what: str) -> None:

@@ -14,6 +14,7 @@ from ..models import registry
 from ..models.bundle import ModelBundle, half_state, read_bundle, write_bundle
 from ..models.predictor import TokenPredictor
 from ..models.tokenizer import CausalVideoTokenizer
+from ..settings import BACKENDS, DEFAULT_BACKEND
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,9 @@ class CodecModel:
     identity written into every stream header. The weights hash covers all of them.
 
     ``backend`` names the runtime that runs the tokenizer nets (see docs/runtime.md):
-    torch, onnxruntime, tensorrt, or auto. It changes pixels within a tested bound, never
-    what a stream contains beyond the tokens the encoder net chose.
+    torch, onnxruntime, tensorrt, or auto (the default, settings.DEFAULT_BACKEND), with
+    ``threads`` CPU threads (0 = the runtime's default). It changes pixels within a tested
+    bound, never what a stream contains beyond the tokens the encoder net chose.
     ``quality_scales[q]`` is the size of the picture quality level q codes, relative to
     the source (the model card's ladder; docs/codec.md).
     """
@@ -32,26 +34,28 @@ class CodecModel:
     weights_sha256: bytes
     tokenizer: CausalVideoTokenizer
     ccm_blob: Optional[bytes] = None
-    backend: str = "torch"
+    backend: str = DEFAULT_BACKEND
     predictor: Optional[TokenPredictor] = None
     quality_scales: Tuple[Fraction, ...] = registry.DEFAULT_QUALITY_SCALES
+    threads: int = 0
 
     def __post_init__(self) -> None:
-        from ..runtime import CHOICES
-
-        if self.backend not in CHOICES:
-            raise InvalidArgumentError(f"unknown backend {self.backend!r}; choose one of {', '.join(CHOICES)}")
+        if self.backend not in BACKENDS:
+            raise InvalidArgumentError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
 
     @cached_property
     def runtime(self):
         """The backend object, created on first use and shared by every session of this model."""
         from ..runtime import create_backend
 
-        return create_backend(self.backend, self.tokenizer)
+        return create_backend(self.backend, self.tokenizer, threads=self.threads or None)
 
-    def with_backend(self, backend: str) -> "CodecModel":
-        """The same model (same identity) run through another backend."""
-        return replace(self, backend=backend)
+    def with_runtime(self, backend: str, threads: int = 0) -> "CodecModel":
+        """The same model (same identity) run through another backend or thread count;
+        ``self`` when nothing changes, so its runtime is not created twice."""
+        if (backend, threads) == (self.backend, self.threads):
+            return self
+        return replace(self, backend=backend, threads=threads)
 
     def token_coder(self):
         from .tokens import CcmTokenCoder, TokenCoder
@@ -80,13 +84,13 @@ class CodecModel:
                    bundle.ccm_blob, backend, bundle.predictor(), tuple(quality_scales))
 
     @classmethod
-    def load(cls, model_id: str = registry.DEFAULT_MODEL_ID, backend: str = "torch") -> "CodecModel":
+    def load(cls, model_id: str = registry.DEFAULT_MODEL_ID, backend: str = DEFAULT_BACKEND) -> "CodecModel":
         """A shipped model, weights verified against the registry's sha256."""
         entry = registry.get_entry(model_id)
         return cls._from_bundle(registry.load_bundle(model_id), backend, entry.quality_scales)
 
     @classmethod
-    def for_stream(cls, model_id: str, backend: str = "torch") -> "CodecModel":
+    def for_stream(cls, model_id: str, backend: str = DEFAULT_BACKEND) -> "CodecModel":
         """The shipped model a stream names; ModelMismatchError (not InvalidArgumentError:
         the id is the stream's, not the caller's) when this install does not have it."""
         if model_id not in registry.REGISTRY:
@@ -98,7 +102,7 @@ class CodecModel:
 
     @classmethod
     def from_file(cls, path: os.PathLike, model_id: Optional[str] = None,
-                  backend: str = "torch") -> "CodecModel":
+                  backend: str = DEFAULT_BACKEND) -> "CodecModel":
         """Weights from a file (shipped format or a training run's best.pt/checkpoint.pt).
 
         The stream records the file's sha256, so only a decoder given the same

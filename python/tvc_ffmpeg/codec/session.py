@@ -18,31 +18,28 @@ import numpy as np
 from ..bitstream import SUBSTREAM_DISCRETE, GopPacket, SequenceHeader, require_model
 from ..errors import InvalidArgumentError, InvalidDataError, LimitExceededError
 from ..models.gop import latent_frames, valid_length
-from ..models.registry import DEFAULT_QUALITY, DEFAULT_QUALITY_SCALES
+from ..models.registry import DEFAULT_QUALITY_SCALES
+from ..settings import AUTO_MASK, DecoderSettings, EncoderSettings
 from ..video.color import resolve_matrix, rgb_to_yuv420, yuv420_to_rgb
 from ..video.frames import Frame, VideoInfo
 from ..video.resample import resize_rgb, scaled_size
 from .._native import NUM_MASK_PATTERNS, mask_keep
-from .limits import DEFAULT_MAX_GOP_PIXELS, DEFAULT_MAX_PIXELS, check_gop, check_picture
+from .limits import check_gop, check_picture
 from .model import CodecModel
 from .predict import fill_dropped
 from .ratecontrol import RateController, code_within_budget
 
 log = logging.getLogger(__name__)
 
-# 1 + 4 x 8 frames: five latent frames per GoP. Measured on bikes 0-63 at the
-# same quality as GoPs of 17 for 15 % fewer bits (docs/codec.md).
-DEFAULT_GOP_LENGTH = 33
-
-# Quality levels (higher = better) are the model's: CodecModel.quality_scales, from its
-# card in models/registry.py; DEFAULT_QUALITY is imported from there.
+# Every choice a session makes comes from its settings (settings.py: EncoderSettings,
+# DecoderSettings, their defaults and checks). Quality levels (higher = better) are the
+# model's: CodecModel.quality_scales, from its card in models/registry.py.
 PREDICTOR_STEPS = 2  # parallel prediction steps for dropped tokens
 
 # mask_pattern="auto": per GoP, the encoder decodes the candidates itself and drops
 # the most tokens whose decoded GoP stays within this many dB (PSNR of the coded
 # picture, RGB) of the GoP with every token sent. Static content passes at 75 %
 # dropped; moving content keeps every token (docs/codec.md has the measurements).
-AUTO_MASK = "auto"
 AUTO_MASK_MAX_LOSS_DB = 0.5
 
 
@@ -95,40 +92,40 @@ def header_to_info(h: SequenceHeader) -> VideoInfo:
 
 
 class Encoder:
-    """Frames in, GoP packets out. ``quality`` (0..3 with the shipped ladder, higher =
-    better) picks the coded picture size; ``mask_pattern`` (0..3, or "auto" to choose
-    per GoP; docs/codec.md) drops tokens for the decoder to predict. With
-    ``target_bitrate`` (bits per second of the stream's GoP packets) each GoP's
-    quality level is chosen to stay within it (codec/ratecontrol.py) and
-    ``quality`` is ignored. ``max_pixels`` and ``max_gop_pixels`` (codec/limits.py)
-    refuse, up front, pictures and levels a decoder with the same limits would refuse."""
+    """Frames in, GoP packets out, as ``settings`` (EncoderSettings) say: ``quality``
+    (higher = better, the model's ladder) picks the coded picture size; ``mask_pattern``
+    (0..3, or "auto" to choose per GoP; docs/codec.md) drops tokens for the decoder to
+    predict; with ``bitrate`` (bits per second of the stream's GoP packets) each GoP's
+    quality level is chosen to stay within it (codec/ratecontrol.py). ``max_pixels`` and
+    ``max_gop_pixels`` (codec/limits.py) refuse, up front, pictures and levels a decoder
+    with the same limits would refuse.
 
-    def __init__(self, info: VideoInfo, model: Optional[CodecModel] = None,
-                 gop_length: int = DEFAULT_GOP_LENGTH, quality: int = DEFAULT_QUALITY,
-                 mask_pattern: Union[int, str] = 0, target_bitrate: Optional[float] = None,
-                 max_pixels: int = DEFAULT_MAX_PIXELS, max_gop_pixels: int = DEFAULT_MAX_GOP_PIXELS) -> None:
-        check_picture(info.width, info.height, max_pixels, "picture")
-        self.model = model if model is not None else CodecModel.load()
+    ``model`` is an already-loaded CodecModel to use instead of loading the one the
+    settings name (their model, weights_path, backend and threads then do not apply)."""
+
+    def __init__(self, info: VideoInfo, settings: Optional[EncoderSettings] = None, *,
+                 model: Optional[CodecModel] = None) -> None:
+        s = settings if settings is not None else EncoderSettings()
+        self.settings = s
+        check_picture(info.width, info.height, s.max_pixels, "picture")
+        self.model = model if model is not None else s.load_model()
         levels = range(len(self.model.quality_scales))
-        if quality not in levels:
+        if s.quality not in levels:
             raise InvalidArgumentError(
-                f"quality must be one of {list(levels)} (higher = better), got {quality}"
+                f"quality must be one of {list(levels)} for model {self.model.model_id} "
+                f"(higher = better), got {s.quality}"
             )
-        if mask_pattern != AUTO_MASK and mask_pattern not in range(NUM_MASK_PATTERNS):
-            raise InvalidArgumentError(
-                f"mask pattern must be 0..{NUM_MASK_PATTERNS - 1} or {AUTO_MASK!r}, got {mask_pattern!r}"
-            )
-        self.quality = quality
-        self.mask_pattern = mask_pattern
+        self.quality = s.quality
+        self.mask_pattern = s.mask_pattern
         tf = self.model.temporal_factor
-        if gop_length < 1 or (gop_length - 1) % tf or gop_length > 1024:
+        if (s.gop_length - 1) % tf:
             raise InvalidArgumentError(
                 f"GoP length must be 1 + {tf}k frames (e.g. {1 + tf}, {1 + 2 * tf}, {1 + 4 * tf}) "
-                f"and at most 1024, got {gop_length}"
+                f"and at most 1024, got {s.gop_length}"
             )
         self.info = info
-        self.gop_length = gop_length
-        self.header = info_to_header(info, self.model, gop_length)
+        self.gop_length = s.gop_length
+        self.header = info_to_header(info, self.model, s.gop_length)
         self._matrix = resolve_matrix(info.colorspace, info.height)
         self._coder = self.model.token_coder()
         self._pending: List[Frame] = []
@@ -140,22 +137,22 @@ class Encoder:
         for q in levels:
             width, height = coded_size(info, q, self.model)
             try:
-                check_picture(width, height, max_pixels, f"quality {q} codes a picture of")
-                check_gop(width, height, valid_length(gop_length, tf), max_gop_pixels, f"quality {q}")
+                check_picture(width, height, s.max_pixels, f"quality {q} codes a picture of")
+                check_gop(width, height, valid_length(s.gop_length, tf), s.max_gop_pixels, f"quality {q}")
             except LimitExceededError:
-                if target_bitrate is None and q == quality:
+                if s.bitrate is None and q == s.quality:
                     raise
                 continue
             fitting.append(q)
-        if target_bitrate is not None:
+        if s.bitrate is not None:
             if not fitting:
                 width, height = coded_size(info, 0, self.model)
-                check_gop(width, height, valid_length(gop_length, tf), max_gop_pixels, "quality 0")
+                check_gop(width, height, valid_length(s.gop_length, tf), s.max_gop_pixels, "quality 0")
             positions = {}
             for q in fitting:
                 g = _Geometry(*coded_size(info, q, self.model), self.model)
                 positions[q] = g.latent_h * g.latent_w
-            self._rate = RateController(float(target_bitrate) / float(info.frame_rate), positions)
+            self._rate = RateController(float(s.bitrate) / float(info.frame_rate), positions)
 
     def encode(self, frame: Optional[Frame]) -> List[GopPacket]:
         if self._flushed:
@@ -234,18 +231,25 @@ class Encoder:
 
 
 class Decoder:
-    """GoP packets in, frames out. The header and every packet are checked against
-    ``max_pixels`` and ``max_gop_pixels`` (codec/limits.py) before anything is
-    allocated for them: LimitExceededError. A stream of a model this install does not
-    have, or of other weights, is a ModelMismatchError."""
+    """GoP packets in, frames out, as ``settings`` (DecoderSettings) say. The header and
+    every packet are checked against ``max_pixels`` and ``max_gop_pixels``
+    (codec/limits.py) before anything is allocated for them: LimitExceededError. A
+    stream of a model this install does not have, or of other weights, is a
+    ModelMismatchError. ``model``: an already-loaded CodecModel, as for Encoder.
 
-    def __init__(self, header: SequenceHeader, model: Optional[CodecModel] = None,
-                 max_pixels: int = DEFAULT_MAX_PIXELS, max_gop_pixels: int = DEFAULT_MAX_GOP_PIXELS) -> None:
-        check_picture(header.width, header.height, max_pixels, "stream's picture")
-        self.model = model if model is not None else CodecModel.for_stream(header.model_id)
+    ``decode(packet)`` returns the GoP's frames; ``decode(None)`` flushes (GoPs are
+    decoded whole, so nothing is held back and it returns []). Damage never travels as
+    a packet: readers report it as a ``Damaged`` item (bitstream.py)."""
+
+    def __init__(self, header: SequenceHeader, settings: Optional[DecoderSettings] = None, *,
+                 model: Optional[CodecModel] = None) -> None:
+        s = settings if settings is not None else DecoderSettings()
+        self.settings = s
+        check_picture(header.width, header.height, s.max_pixels, "stream's picture")
+        self.model = model if model is not None else s.load_model(header.model_id)
         require_model(header, self.model.model_id, self.model.weights_sha256)
-        self.max_pixels = max_pixels
-        self.max_gop_pixels = max_gop_pixels
+        self.max_pixels = s.max_pixels
+        self.max_gop_pixels = s.max_gop_pixels
         self.header = header
         self.info = header_to_info(header)
         self._matrix = resolve_matrix(self.info.colorspace, self.info.height)

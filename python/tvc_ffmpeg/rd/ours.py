@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import io
 import time
-from typing import Optional, Sequence, Union
+from dataclasses import replace
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -17,22 +18,19 @@ from ..bitstream import TvcWriter
 from ..codec import CodecModel, Encoder
 from ..errors import InvalidDataError
 from ..files import TvcInput, encode_into
-from ..codec.session import DEFAULT_GOP_LENGTH
+from ..settings import EncoderSettings
 from ..metrics import Yuv420Clip
 from ..video import Frame, VideoInfo
 from .interface import CodedClip, SourceClip
 
 
 class TvcRdCodec:
-    """RdCodec over the shipped model (or a weights file), one point per quality level."""
+    """RdCodec over the model ``settings`` name (the shipped one by default), one point per
+    quality level of its ladder; every other field of the settings applies to each point."""
 
-    def __init__(self, weights: Optional[str] = None, gop_length: int = DEFAULT_GOP_LENGTH,
-                 backend: str = "torch", name: str = "TVC", mask_pattern: Union[int, str] = 0) -> None:
+    def __init__(self, settings: Optional[EncoderSettings] = None, name: str = "TVC") -> None:
         self.name = name
-        self._weights = weights
-        self._backend = backend
-        self._gop_length = gop_length
-        self._mask_pattern = mask_pattern
+        self._settings = settings if settings is not None else EncoderSettings()
         self._model: Optional[CodecModel] = None
 
     @property
@@ -41,8 +39,7 @@ class TvcRdCodec:
 
     def _get_model(self) -> CodecModel:
         if self._model is None:
-            self._model = (CodecModel.from_file(self._weights, backend=self._backend) if self._weights
-                           else CodecModel.load(backend=self._backend))
+            self._model = self._settings.load_model()
         return self._model
 
     def encode_decode(self, clip: SourceClip, level: int) -> CodedClip:
@@ -52,12 +49,13 @@ class TvcRdCodec:
         info = VideoInfo(width=w, height=h, frame_rate=clip.frame_rate, time_base=1 / clip.frame_rate)
         buf = io.BytesIO()
         t0 = time.perf_counter()
-        enc = Encoder(info, model, self._gop_length, level, self._mask_pattern)
+        settings = replace(self._settings, quality=level)
+        enc = Encoder(info, settings, model=model)
         with TvcWriter(buf, enc.header) as writer:
             encode_into(writer, enc, (Frame(y[i], u[i], v[i], pts=i) for i in range(t)))
         data = buf.getvalue()
         t1 = time.perf_counter()
-        with TvcInput(io.BytesIO(data), model) as src:
+        with TvcInput(io.BytesIO(data), model=model) as src:
             frames = list(src)
         if src.damaged:
             raise InvalidDataError(f"the stream just written does not decode: {src.damage[0].describe()}")
@@ -65,6 +63,6 @@ class TvcRdCodec:
         decoded = Yuv420Clip(np.stack([f.y for f in frames]), np.stack([f.u for f in frames]),
                              np.stack([f.v for f in frames]))
         return CodedClip(num_bytes=len(data), decoded=decoded, encode_seconds=t1 - t0,
-                         decode_seconds=t2 - t1, keyframes=-(-t // self._gop_length),  # one keyframe per GoP
-                         settings=f"quality={level} mask={self._mask_pattern} gop={self._gop_length} "
+                         decode_seconds=t2 - t1, keyframes=-(-t // settings.gop_length),  # one keyframe per GoP
+                         settings=f"quality={level} mask={settings.mask_pattern} gop={settings.gop_length} "
                                   f"model={model.model_id}")

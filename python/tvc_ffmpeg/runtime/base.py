@@ -18,9 +18,10 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from ..errors import InvalidArgumentError
+from ..settings import BACKENDS
 from ..models.config import TokenizerConfig
 
-BACKEND_NAMES = ("torch", "onnxruntime", "tensorrt")
+BACKEND_NAMES = tuple(b for b in BACKENDS if b != "auto")  # the runtimes "auto" chooses from
 
 
 @runtime_checkable

@@ -8,11 +8,12 @@ from typing import List, Optional
 
 from ..errors import BackendError, InvalidArgumentError
 from ..models.tokenizer import CausalVideoTokenizer
-from .base import BACKEND_NAMES, Backend
+from ..settings import BACKENDS
+from .base import Backend
 
 log = logging.getLogger(__name__)
 
-CHOICES = ("auto",) + BACKEND_NAMES
+CHOICES = BACKENDS  # settings.py is their one home
 
 
 def _has_onnxruntime() -> bool:
