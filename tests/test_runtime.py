@@ -271,6 +271,8 @@ def test_cli_options_fill_the_settings_and_reach_the_model(tokenizer, tmp_path):
     assert (model.backend, model.threads) == ("onnxruntime", 1)
     assert decoder_settings(args) == DecoderSettings(weights_path=str(tmp_path / "w.pt"), backend="onnxruntime",
                                                      threads=1)
+    limited = p.parse_args(["--max-pixels", "4096", "--max-gop-pixels", "100000"])
+    assert (decoder_settings(limited).max_pixels, decoder_settings(limited).max_gop_pixels) == (4096, 100000)
     with pytest.raises(SystemExit):
         p.parse_args(["--backend", "cuda"])
 

@@ -110,3 +110,30 @@ def test_open_takes_the_settings_of_its_mode(tmp_path):
     with pytest.raises(tvc.InvalidArgumentError, match="DecoderSettings"):
         tvc.open(tmp_path / "x.tvc", "r", settings=EncoderSettings())
     assert not (tmp_path / "x.tvc").exists()
+
+
+def _y4m(path: Path, width: int = 32, height: int = 32, frames: int = 9) -> Path:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{width} H{height} F25:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            f.write(b"FRAME\n" + rng.integers(0, 256, width * height * 3 // 2, dtype=np.uint8).tobytes())
+    return path
+
+
+def test_cli_limit_options_reach_encoder_and_decoder(tmp_path, capsys):
+    from tvc_ffmpeg.cli import main
+
+    src = _y4m(tmp_path / "in.y4m")
+    stream = tmp_path / "s.tvc"
+    assert main(["encode", str(src), str(stream), "--max-pixels", "1000", "--backend", "torch"]) == 1
+    assert "over the limit of 1000" in capsys.readouterr().err and not stream.exists()
+    assert main(["encode", str(src), str(stream), "--backend", "torch"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "out.y4m"
+    assert main(["decode", str(stream), str(out), "--max-pixels", "1000", "--backend", "torch"]) == 1
+    err = capsys.readouterr().err
+    assert "over the limit of 1000" in err and "Traceback" not in err
+    assert main(["decode", str(stream), str(out), "--max-gop-pixels", str(32 * 32 * 9), "--backend", "torch"]) == 0

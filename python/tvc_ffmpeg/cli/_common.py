@@ -7,7 +7,8 @@ import sys
 from typing import Optional
 
 from ..models.registry import DEFAULT_MODEL_ID
-from ..settings import BACKENDS, DEFAULT_BACKEND, DecoderSettings
+from ..settings import (BACKENDS, DEFAULT_BACKEND, DEFAULT_MAX_GOP_PIXELS, DEFAULT_MAX_PIXELS,
+                        DecoderSettings)
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,11 +26,20 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
                         "use of onnxruntime exports the model to ONNX once, about 20 s)")
     p.add_argument("--threads", type=int, default=0,
                    help="CPU threads for the nets (default 0: the runtime's own choice)")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                   help=f"largest picture (width x height, source or coded) accepted (default "
+                        f"{DEFAULT_MAX_PIXELS}, 4096x2304); larger ones are refused before anything "
+                        "is allocated")
+    p.add_argument("--max-gop-pixels", type=int, default=DEFAULT_MAX_GOP_PIXELS,
+                   help=f"most coded pixels in one GoP, frames padded to 1 + 8k (default "
+                        f"{DEFAULT_MAX_GOP_PIXELS}: about 10 GB of memory at decode, 1080p at quality 2; "
+                        "docs/codec.md has the measured memory)")
 
 
 def model_fields(args: argparse.Namespace) -> dict:
     """The settings fields add_model_arguments() filled."""
-    return {k: getattr(args, k) for k in ("model", "weights_path", "backend", "threads")}
+    return {k: getattr(args, k)
+            for k in ("model", "weights_path", "backend", "threads", "max_pixels", "max_gop_pixels")}
 
 
 def decoder_settings(args: argparse.Namespace) -> DecoderSettings:
