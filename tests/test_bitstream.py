@@ -491,6 +491,24 @@ def test_failed_write_leaves_the_target_untouched(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.tvc", "out.tvc"]
 
 
+def test_write_errors_name_the_target():
+    import errno
+
+    # A device is written in place: the error comes from the final flush, and used to
+    # carry no file name at all.
+    with pytest.raises(OSError) as caught:
+        with TvcWriter("/dev/full", header()) as w:
+            w.write_packet(gop(0))
+    assert (caught.value.errno, caught.value.filename) == (errno.ENOSPC, "/dev/full")
+    # An open file is named by its own name (sys.stdout.buffer's is "<stdout>"); unbuffered,
+    # the first write (the signature, in the constructor) fails.
+    with open("/dev/full", "wb", buffering=0) as full:
+        with pytest.raises(OSError) as caught:
+            TvcWriter(full, header())
+    assert (caught.value.errno, caught.value.filename) == (errno.ENOSPC, "/dev/full")
+    assert TvcWriter(io.BytesIO(), header()).name == "<stream>"  # a file object without a name
+
+
 def test_info_reports_losses_and_reads_stdin(monkeypatch, capsys):
     import json
 

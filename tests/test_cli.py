@@ -274,3 +274,46 @@ def test_os_errors_without_an_errno_and_eof_are_one_line(monkeypatch, capsys):
     assert main(["info", "x.tvc"]) == 1
     line = _one_error_line(capsys.readouterr().err, "info")
     assert line == "tvc info: error: input ends unexpectedly: Ran out of input"
+
+
+def test_encode_to_a_full_device_names_it(tmp_path, capsys):
+    # The write error used to come without a file name ("cannot write: No space left on device").
+    src = _y4m(tmp_path / "in.y4m")
+    assert main(["encode", str(src), "/dev/full"]) == 1
+    line = _one_error_line(capsys.readouterr().err, "encode")
+    assert line == "tvc encode: error: cannot write: /dev/full: No space left on device"
+
+
+def test_encode_to_stdout_pipes_into_decode(tmp_path):
+    src = _y4m(tmp_path / "in.y4m", frames=40)
+    proc = subprocess.run(
+        f"'{sys.executable}' -m tvc_ffmpeg encode '{src}' - 2>encode.err | "
+        f"'{sys.executable}' -m tvc_ffmpeg decode - out.y4m; echo ${{PIPESTATUS[0]}} >&2",
+        shell=True, executable="/bin/bash", cwd=tmp_path, capture_output=True, text=True)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 0 and proc.stderr.splitlines()[-1] == "0", proc.stderr
+    assert not (tmp_path / "-").exists()  # '-' is stdout, not a file of that name
+    # The summary goes to stderr: on stdout it would have corrupted the stream.
+    summary = (tmp_path / "encode.err").read_text().splitlines()
+    assert len(summary) == 1 and summary[0].startswith("<stdout>: 40 frames 64x48, "), summary
+    assert (tmp_path / "out.y4m").read_bytes().count(b"FRAME\n") == 40
+    assert "out.y4m: 40 frames" in proc.stderr
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_failed_encode_leaves_no_output(tmp_path, capsys, existing):
+    # 2 GoPs of 17 frames are written before frame 36 turns out to be cut short.
+    src = _y4m(tmp_path / "in.y4m", frames=40)
+    data = src.read_bytes()
+    frame_size = len(b"FRAME\n") + 64 * 48 * 3 // 2
+    src.write_bytes(data[:data.index(b"\n") + 1 + 36 * frame_size + 100])
+    out = tmp_path / "out.tvc"
+    if existing:
+        out.write_bytes(b"an older stream")
+    assert main(["encode", str(src), str(out), "--gop-length", "17"]) == 1
+    line = _one_error_line(capsys.readouterr().err, "encode")
+    assert line == "tvc encode: error: Y4M frame 36 is truncated (94 of 4608 bytes)"
+    # No temporary file and no partial stream; an existing output is left as it was.
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["in.y4m", "out.tvc"] if existing else ["in.y4m"])
+    if existing:
+        assert out.read_bytes() == b"an older stream"

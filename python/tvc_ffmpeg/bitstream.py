@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import BinaryIO, Iterable, Iterator, Optional, Tuple, Union
@@ -173,6 +174,20 @@ class Damaged:
         return f"{type(self.error).__name__}: {self.error} [{where}; {cost}]"
 
 
+@contextmanager
+def _writing(name: str) -> Iterator[None]:
+    """Re-raises an OSError of a write, flush or close with the target's name:
+    ``write()`` on a full disk raises without one, and the CLI's message
+    ("cannot write: out.tvc: No space left on device") needs it."""
+    try:
+        yield
+    except OSError as exc:
+        # OSError(errno, ...) picks the matching subclass (BrokenPipeError, ...).
+        new = OSError(exc.errno, exc.strerror or str(exc), name)
+        new.tvc_action = "cannot write"  # type: ignore[attr-defined]
+        raise new from exc
+
+
 def _temporary_name(path: str) -> str:
     # Same directory as the target, so the final rename is atomic and stays on one file system.
     directory, name = os.path.split(os.path.abspath(path))
@@ -211,6 +226,10 @@ class TvcWriter:
             self._owns = True
         else:
             self._file, self._owns = target, False
+        # What an error names: the user's path (never the temporary one), or the open
+        # file's own name ("<stdout>" for sys.stdout.buffer).
+        name = self._path if self._path is not None else getattr(target, "name", None)
+        self.name: str = name if isinstance(name, str) else "<stream>"
         self._next_index = 0
         self._frames = 0
         self._short_gop: Optional[int] = None
@@ -224,7 +243,8 @@ class TvcWriter:
             raise
 
     def _write(self, data: bytes) -> None:
-        self._file.write(data)
+        with _writing(self.name):
+            self._file.write(data)
         self.bytes_written += len(data)
 
     def write_packet(self, packet: GopPacket) -> bytes:
@@ -270,9 +290,10 @@ class TvcWriter:
         try:
             if self._end_record:
                 self._write(_native.write_record(EndOfStream(self._next_index, self._frames).to_bytes()))
-            self._file.flush()
-            if self._owns:
-                self._file.close()
+            with _writing(self.name):
+                self._file.flush()
+                if self._owns:
+                    self._file.close()
             if self._temporary is not None:
                 os.replace(self._temporary, self._path)  # type: ignore[arg-type]
                 self._temporary = None

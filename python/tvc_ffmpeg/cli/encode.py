@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import logging
+import sys
 from typing import Optional, Sequence
 
 from ..bitstream import TvcWriter
@@ -59,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("input", help="input video, or '-' for Y4M on stdin")
-    p.add_argument("output", help="output .tvc file")
+    p.add_argument("output", help="output .tvc file, or '-' for the stream on stdout (e.g. "
+                                   "tvc encode in.y4m - | tvc decode - out.y4m; the summary "
+                                   "line then goes to stderr)")
     p.add_argument("--gop-length", type=int, default=DEFAULT_GOP_LENGTH,
                    help=f"frames per GoP, 1 + 8k (default {DEFAULT_GOP_LENGTH}); longer GoPs cost "
                         "fewer bits per frame, each GoP is decodable on its own")
@@ -90,8 +93,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     settings = EncoderSettings(quality=args.quality, bitrate=args.bitrate, gop_length=args.gop_length,
                                mask_pattern=args.mask_pattern, **model_fields(args))
     model = settings.load_model()  # before the input is opened: a bad --weights fails first
+    # '-' is the stream on stdout, written in place (there is nothing to rename into);
+    # everything else the command says goes to stderr then, never into the stream.
+    to_stdout = args.output == "-"
+    target = sys.stdout.buffer if to_stdout else args.output
     with open_input(args.input) as reader, Encoder(reader.info, settings, model=model) as enc, \
-            TvcWriter(args.output, enc.header) as writer, progress(args.frames, "encode") as bar:
+            TvcWriter(target, enc.header) as writer, progress(args.frames, "encode") as bar:
         frames = encode_into(writer, enc, itertools.islice(reader, args.frames), bar.update)
         if frames == 0:
             writer.abort()  # an empty stream is not a result: leave nothing behind
@@ -104,6 +111,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     bpp = size * 8 / (info.width * info.height * frames)
     kbps = size * 8 * float(info.frame_rate) / frames / 1000
-    print(f"{args.output}: {frames} frames {info.width}x{info.height}, {size} bytes, "
-          f"{bpp:.5f} bpp, {kbps:.2f} kbit/s at {float(info.frame_rate):g} fps")
+    print(f"{writer.name}: {frames} frames {info.width}x{info.height}, {size} bytes, "
+          f"{bpp:.5f} bpp, {kbps:.2f} kbit/s at {float(info.frame_rate):g} fps",
+          file=sys.stderr if to_stdout else sys.stdout)
     return 0
