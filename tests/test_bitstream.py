@@ -87,6 +87,65 @@ def test_writer_matches_spec_layout():
     assert gop.to_bytes() == spec_gop()
 
 
+def test_dataclass_fields_come_from_the_native_tables():
+    # One field list per structure: the binding's table; the dataclasses take its names,
+    # order and defaults (those of the C++ structs).
+    for cls, names, defaults in [
+        (SequenceHeader, _native.SEQUENCE_HEADER_FIELDS, _native.SEQUENCE_HEADER_DEFAULTS),
+        (GopPacket, _native.GOP_PACKET_FIELDS, _native.GOP_PACKET_DEFAULTS),
+        (EndOfStream, _native.END_OF_STREAM_FIELDS, _native.END_OF_STREAM_DEFAULTS),
+    ]:
+        fields = dataclasses.fields(cls)
+        assert tuple(f.name for f in fields) == names
+        assert {f.name: f.default for f in fields if f.default is not dataclasses.MISSING} == defaults
+    assert [n for n in _native.SEQUENCE_HEADER_FIELDS if n not in _native.SEQUENCE_HEADER_DEFAULTS] == [
+        "model_id", "weights_sha256", "width", "height", "gop_length"]
+    assert (_native.SEQUENCE_HEADER_DEFAULTS["version_major"],
+            _native.SEQUENCE_HEADER_DEFAULTS["version_minor"]) == BITSTREAM_VERSION
+    assert _native.GOP_PACKET_DEFAULTS["substreams"] == ()
+    # The positional constructors keep their order; the classes stay frozen, comparable, hashable.
+    h = SequenceHeader("tvc-s-v1", SHA, 640, 272, 17)
+    assert h == header(frame_rate=(0, 1), time_base=(1, 1), sample_aspect_ratio=(0, 1), color_primaries=2,
+                       color_trc=2, colorspace=2, color_range=0) and h.fps is None
+    assert SequenceHeader.from_bytes(h.to_bytes()) == h and hash(h) == hash(SequenceHeader.from_bytes(h.to_bytes()))
+    g = GopPacket(3, 17, coded_width=320, coded_height=136, substreams=[(1, b"x")])
+    assert GopPacket.from_bytes(g.to_bytes()) == dataclasses.replace(g, substreams=((1, b"x"),))
+    assert EndOfStream(4, 56) == EndOfStream(gop_count=4, frame_count=56)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        h.width = 1
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: header(width=-1), "SequenceHeader.width must be an integer 0..4294967295, got -1"),
+    (lambda: header(color_range=256), "SequenceHeader.color_range must be an integer 0..255, got 256"),
+    (lambda: header(width=640.0), "SequenceHeader.width must be an integer 0..4294967295, got 640.0"),
+    (lambda: header(frame_rate=(25,)), "SequenceHeader.frame_rate must be a (num, den) pair"),
+    (lambda: header(weights_sha256=b"short"), "SequenceHeader.weights_sha256 must be 32 bytes, got b'short'"),
+    (lambda: header(model_id=7), "SequenceHeader.model_id must be a str, got 7"),
+    (lambda: GopPacket(0, 17, coded_width=320, coded_height=136, substreams=((300, b""),)),
+     "GopPacket.substreams kind must be an integer 0..255, got 300"),
+    (lambda: GopPacket(0, 17, coded_width=320, coded_height=136, substreams=((1, "text"),)),
+     "GopPacket.substreams must be a sequence of (kind 0..255, payload bytes) pairs"),
+    (lambda: EndOfStream(-1, 0), "EndOfStream.gop_count must be an integer 0..18446744073709551615, got -1"),
+])
+def test_bad_field_values_name_the_field(make, message):
+    # These ended in pybind11's "Unable to cast Python instance" RuntimeError, naming nothing.
+    with pytest.raises(tvc.InvalidArgumentError) as caught:
+        make().to_bytes()
+    assert message in str(caught.value)
+
+
+def test_native_writers_refuse_missing_and_unknown_fields():
+    fields = {f.name: getattr(header(), f.name) for f in dataclasses.fields(SequenceHeader)}
+    with pytest.raises(tvc.InvalidArgumentError, match="SequenceHeader has no field colour_range"):
+        _native.write_sequence_header({**fields, "colour_range": 1})
+    del fields["gop_length"]
+    with pytest.raises(tvc.InvalidArgumentError, match="SequenceHeader field gop_length is missing"):
+        _native.write_sequence_header(fields)
+    with pytest.raises(tvc.InvalidArgumentError, match="EndOfStream fields must be a dict"):
+        _native.write_end_of_stream((4, 56))
+
+
 @settings(max_examples=80, deadline=None)
 @given(
     w=st.integers(1, 16384), h=st.integers(1, 16384), gop=st.integers(1, 1024),

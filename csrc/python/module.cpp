@@ -8,8 +8,11 @@
 #include <pybind11/stl.h>
 
 #include <array>
+#include <functional>
 #include <limits>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "../core/bitstream.hpp"
 #include "../core/ccm.hpp"
@@ -64,96 +67,207 @@ py::bytes to_bytes(const std::vector<uint8_t>& v) {
 
 std::string as_string(const py::bytes& b) { return std::string(b); }
 
-// ---------------------------------------------------------------- bitstream dicts
+// ---------------------------------------------------------------- bitstream fields
+//
+// The one list of each stream structure's fields outside its byte layout: a
+// table of (name, getter, setter) that turns a struct into a dict and a dict
+// into a struct. The module exports the names in order and the defaults, and
+// bitstream.py builds its dataclasses from them, so a new field is written in
+// the struct, its writer and parser (bitstream.cpp), and one row here.
 
-py::dict header_to_dict(const tvc::SequenceHeader& h) {
-  py::dict d;
-  d["version_major"] = h.version_major;
-  d["version_minor"] = h.version_minor;
-  d["model_id"] = h.model_id;
-  d["weights_sha256"] = py::bytes(reinterpret_cast<const char*>(h.weights_sha256.data()), 32);
-  d["width"] = h.width;
-  d["height"] = h.height;
-  d["frame_rate"] = py::make_tuple(h.frame_rate.num, h.frame_rate.den);
-  d["time_base"] = py::make_tuple(h.time_base.num, h.time_base.den);
-  d["sample_aspect_ratio"] = py::make_tuple(h.sample_aspect_ratio.num, h.sample_aspect_ratio.den);
-  d["color_primaries"] = h.color_primaries;
-  d["color_trc"] = h.color_trc;
-  d["colorspace"] = h.colorspace;
-  d["color_range"] = h.color_range;
-  d["chroma_format"] = h.chroma_format;
-  d["bit_depth"] = h.bit_depth;
-  d["gop_length"] = h.gop_length;
-  d["flags"] = h.flags;
-  return d;
+template <typename T>
+struct Field {
+  const char* name;
+  bool required;  // no meaningful default: Python callers must give it
+  std::function<py::object(const T&)> get;
+  std::function<void(T&, const py::handle&)> set;
+};
+
+[[noreturn]] void bad_field(const char* owner, const char* name, const std::string& expected,
+                            const py::handle& v) {
+  fail(TVC_EINVAL, std::string(owner) + "." + name + " must be " + expected + ", got " +
+                       std::string(py::repr(v)));
 }
 
-tvc::Rational rational(const py::dict& d, const char* key) {
-  auto t = d[key].cast<std::pair<uint32_t, uint32_t>>();
-  return tvc::Rational{t.first, t.second};
-}
-
-tvc::SequenceHeader header_from_dict(const py::dict& d) {
-  tvc::SequenceHeader h;
-  h.version_major = d["version_major"].cast<uint8_t>();
-  h.version_minor = d["version_minor"].cast<uint8_t>();
-  h.model_id = d["model_id"].cast<std::string>();
-  const std::string sha = as_string(d["weights_sha256"].cast<py::bytes>());
-  if (sha.size() != 32) fail(TVC_EINVAL, "weights_sha256 must be 32 bytes");
-  std::copy(sha.begin(), sha.end(), h.weights_sha256.begin());
-  h.width = d["width"].cast<uint32_t>();
-  h.height = d["height"].cast<uint32_t>();
-  h.frame_rate = rational(d, "frame_rate");
-  h.time_base = rational(d, "time_base");
-  h.sample_aspect_ratio = rational(d, "sample_aspect_ratio");
-  h.color_primaries = d["color_primaries"].cast<uint8_t>();
-  h.color_trc = d["color_trc"].cast<uint8_t>();
-  h.colorspace = d["colorspace"].cast<uint8_t>();
-  h.color_range = d["color_range"].cast<uint8_t>();
-  h.chroma_format = d["chroma_format"].cast<uint8_t>();
-  h.bit_depth = d["bit_depth"].cast<uint8_t>();
-  h.gop_length = d["gop_length"].cast<uint32_t>();
-  h.flags = d["flags"].cast<uint16_t>();
-  return h;
-}
-
-py::dict gop_to_dict(const tvc::GopPacket& p) {
-  py::dict d;
-  d["gop_index"] = p.gop_index;
-  d["frame_count"] = p.frame_count;
-  d["first_pts"] = p.first_pts;
-  d["quality"] = p.quality;
-  d["mask_pattern"] = p.mask_pattern;
-  d["continuous_step"] = p.continuous_step;
-  d["coded_width"] = p.coded_width;
-  d["coded_height"] = p.coded_height;
-  d["flags"] = p.flags;
-  py::list subs;
-  for (const auto& s : p.substreams) subs.append(py::make_tuple(s.kind, to_bytes(s.payload)));
-  d["substreams"] = subs;
-  return d;
-}
-
-tvc::GopPacket gop_from_dict(const py::dict& d) {
-  tvc::GopPacket p;
-  p.gop_index = d["gop_index"].cast<uint32_t>();
-  p.frame_count = d["frame_count"].cast<uint32_t>();
-  p.first_pts = d["first_pts"].cast<int64_t>();
-  p.quality = d["quality"].cast<uint8_t>();
-  p.mask_pattern = d["mask_pattern"].cast<uint8_t>();
-  p.continuous_step = d["continuous_step"].cast<uint32_t>();
-  p.coded_width = d["coded_width"].cast<uint32_t>();
-  p.coded_height = d["coded_height"].cast<uint32_t>();
-  p.flags = d["flags"].cast<uint8_t>();
-  for (const auto& item : d["substreams"]) {
-    auto t = item.cast<py::tuple>();
-    tvc::Substream s;
-    s.kind = t[0].cast<uint8_t>();
-    const std::string payload = as_string(t[1].cast<py::bytes>());
-    s.payload.assign(payload.begin(), payload.end());
-    p.substreams.push_back(std::move(s));
+template <typename M>
+std::string describe_type() {
+  if constexpr (std::is_same_v<M, std::string>) {
+    return "a str";
+  } else {
+    return "an integer " + std::to_string(std::numeric_limits<M>::min()) + ".." +
+           std::to_string(std::numeric_limits<M>::max());
   }
-  return p;
+}
+
+// A value of exactly type M (pybind11 refuses floats and values out of range).
+template <typename M>
+M field_value(const char* owner, const char* name, const py::handle& v) {
+  try {
+    return v.cast<M>();
+  } catch (const py::cast_error&) {
+    bad_field(owner, name, describe_type<M>(), v);
+  }
+}
+
+template <typename T, typename M>
+Field<T> member(const char* owner, const char* name, M T::*m, bool required = false) {
+  return {name, required, [m](const T& s) { return py::cast(s.*m); },
+          [owner, name, m](T& s, const py::handle& v) { s.*m = field_value<M>(owner, name, v); }};
+}
+
+template <typename T>
+Field<T> rational(const char* owner, const char* name, tvc::Rational T::*m) {
+  return {name, false,
+          [m](const T& s) { return py::object(py::make_tuple((s.*m).num, (s.*m).den)); },
+          [owner, name, m](T& s, const py::handle& v) {
+            const char* expected = "a (num, den) pair of integers 0..4294967295";
+            if (!py::isinstance<py::sequence>(v) || py::isinstance<py::str>(v) || py::len(v) != 2)
+              bad_field(owner, name, expected, v);
+            const py::sequence pair = py::reinterpret_borrow<py::sequence>(v);
+            try {
+              s.*m = tvc::Rational{pair[0].cast<uint32_t>(), pair[1].cast<uint32_t>()};
+            } catch (const py::cast_error&) {
+              bad_field(owner, name, expected, v);
+            }
+          }};
+}
+
+const std::vector<Field<tvc::SequenceHeader>>& sequence_header_fields() {
+  using H = tvc::SequenceHeader;
+  constexpr const char* kOwner = "SequenceHeader";
+  // Order: the Python constructor's (the fields a caller must give come first).
+  static const std::vector<Field<H>> table = {
+      member(kOwner, "model_id", &H::model_id, true),
+      {"weights_sha256", true,
+       [](const H& h) {
+         return py::object(py::bytes(reinterpret_cast<const char*>(h.weights_sha256.data()),
+                                     h.weights_sha256.size()));
+       },
+       [](H& h, const py::handle& v) {
+         if (!py::isinstance<py::bytes>(v) || py::len(v) != h.weights_sha256.size())
+           bad_field(kOwner, "weights_sha256", "32 bytes", v);
+         const std::string sha = as_string(py::reinterpret_borrow<py::bytes>(v));
+         std::copy(sha.begin(), sha.end(), h.weights_sha256.begin());
+       }},
+      member(kOwner, "width", &H::width, true),
+      member(kOwner, "height", &H::height, true),
+      member(kOwner, "gop_length", &H::gop_length, true),
+      rational(kOwner, "frame_rate", &H::frame_rate),
+      rational(kOwner, "time_base", &H::time_base),
+      rational(kOwner, "sample_aspect_ratio", &H::sample_aspect_ratio),
+      member(kOwner, "color_primaries", &H::color_primaries),
+      member(kOwner, "color_trc", &H::color_trc),
+      member(kOwner, "colorspace", &H::colorspace),
+      member(kOwner, "color_range", &H::color_range),
+      member(kOwner, "chroma_format", &H::chroma_format),
+      member(kOwner, "bit_depth", &H::bit_depth),
+      member(kOwner, "flags", &H::flags),
+      member(kOwner, "version_major", &H::version_major),
+      member(kOwner, "version_minor", &H::version_minor),
+  };
+  return table;
+}
+
+const std::vector<Field<tvc::GopPacket>>& gop_packet_fields() {
+  using P = tvc::GopPacket;
+  constexpr const char* kOwner = "GopPacket";
+  static const std::vector<Field<P>> table = {
+      member(kOwner, "gop_index", &P::gop_index, true),
+      member(kOwner, "frame_count", &P::frame_count, true),
+      member(kOwner, "first_pts", &P::first_pts),
+      member(kOwner, "quality", &P::quality),
+      member(kOwner, "mask_pattern", &P::mask_pattern),
+      member(kOwner, "continuous_step", &P::continuous_step),
+      member(kOwner, "coded_width", &P::coded_width),
+      member(kOwner, "coded_height", &P::coded_height),
+      member(kOwner, "flags", &P::flags),
+      {"substreams", false,
+       [](const P& p) {
+         py::tuple subs(p.substreams.size());
+         for (std::size_t i = 0; i < p.substreams.size(); ++i)
+           subs[i] = py::make_tuple(p.substreams[i].kind, to_bytes(p.substreams[i].payload));
+         return py::object(subs);
+       },
+       [](P& p, const py::handle& v) {
+         const char* expected = "a sequence of (kind 0..255, payload bytes) pairs";
+         if (!py::isinstance<py::sequence>(v) || py::isinstance<py::str>(v) || py::isinstance<py::bytes>(v))
+           bad_field(kOwner, "substreams", expected, v);
+         p.substreams.clear();
+         for (const auto& item : py::reinterpret_borrow<py::sequence>(v)) {
+           if (!py::isinstance<py::sequence>(item) || py::len(item) != 2) bad_field(kOwner, "substreams", expected, v);
+           const py::sequence pair = py::reinterpret_borrow<py::sequence>(item);
+           if (!py::isinstance<py::bytes>(pair[1])) bad_field(kOwner, "substreams", expected, v);
+           tvc::Substream s;
+           s.kind = field_value<uint8_t>(kOwner, "substreams kind", pair[0]);
+           const std::string payload = as_string(py::reinterpret_borrow<py::bytes>(pair[1]));
+           s.payload.assign(payload.begin(), payload.end());
+           p.substreams.push_back(std::move(s));
+         }
+       }},
+  };
+  return table;
+}
+
+const std::vector<Field<tvc::EndOfStream>>& end_of_stream_fields() {
+  using E = tvc::EndOfStream;
+  constexpr const char* kOwner = "EndOfStream";
+  static const std::vector<Field<E>> table = {
+      member(kOwner, "gop_count", &E::gop_count, true),
+      member(kOwner, "frame_count", &E::frame_count, true),
+  };
+  return table;
+}
+
+template <typename T>
+py::dict to_dict(const T& s, const std::vector<Field<T>>& table) {
+  py::dict d;
+  for (const auto& f : table) d[f.name] = f.get(s);
+  return d;
+}
+
+// Every field must be given, and nothing else: a misspelt key fails instead of
+// leaving a field at its default.
+template <typename T>
+T from_dict(const py::handle& obj, const std::vector<Field<T>>& table, const char* owner) {
+  if (!py::isinstance<py::dict>(obj)) fail(TVC_EINVAL, std::string(owner) + " fields must be a dict");
+  const py::dict d = py::reinterpret_borrow<py::dict>(obj);
+  T s;
+  for (const auto& f : table) {
+    if (!d.contains(f.name)) fail(TVC_EINVAL, std::string(owner) + " field " + f.name + " is missing");
+    f.set(s, d[f.name]);
+  }
+  if (d.size() != table.size()) {
+    for (const auto& item : d) {
+      const std::string key = py::str(item.first);
+      bool known = false;
+      for (const auto& f : table) known = known || key == f.name;
+      if (!known) fail(TVC_EINVAL, std::string(owner) + " has no field " + key);
+    }
+  }
+  return s;
+}
+
+template <typename T>
+py::tuple field_names(const std::vector<Field<T>>& table) {
+  py::tuple names(table.size());
+  for (std::size_t i = 0; i < table.size(); ++i) names[i] = py::str(table[i].name);
+  return names;
+}
+
+// The values of a default-constructed struct, for the fields a caller may omit.
+template <typename T>
+py::dict field_defaults(const std::vector<Field<T>>& table) {
+  const T s{};
+  py::dict d;
+  for (const auto& f : table)
+    if (!f.required) d[f.name] = f.get(s);
+  return d;
+}
+
+const tvc::SequenceHeader* optional_header(const py::object& header, tvc::SequenceHeader& storage) {
+  if (header.is_none()) return nullptr;
+  storage = from_dict(header, sequence_header_fields(), "SequenceHeader");
+  return &storage;
 }
 
 // Bytes-like view that keeps the Python object alive while we read it.
@@ -217,21 +331,6 @@ PYBIND11_MODULE(_native, m) {
     }
   });
 
-  py::dict codes;
-  codes["TVC_OK"] = int(TVC_OK);
-  codes["TVC_EAGAIN"] = int(TVC_EAGAIN);
-  codes["TVC_EOF"] = int(TVC_EOF);
-  codes["TVC_EINVAL"] = int(TVC_EINVAL);
-  codes["TVC_EINVALIDDATA"] = int(TVC_EINVALIDDATA);
-  codes["TVC_ETRUNCATED"] = int(TVC_ETRUNCATED);
-  codes["TVC_ECRC"] = int(TVC_ECRC);
-  codes["TVC_EUNSUPPORTED_VERSION"] = int(TVC_EUNSUPPORTED_VERSION);
-  codes["TVC_EMODEL_MISMATCH"] = int(TVC_EMODEL_MISMATCH);
-  codes["TVC_ENOMEM"] = int(TVC_ENOMEM);
-  codes["TVC_ELIMIT"] = int(TVC_ELIMIT);
-  codes["TVC_EBACKEND"] = int(TVC_EBACKEND);
-  codes["TVC_EINTERNAL"] = int(TVC_EINTERNAL);
-  m.attr("ERROR_CODES") = codes;
   m.attr("MAX_PRECISION") = tvc::kMaxPrecision;
   m.attr("LOGIT_FRAC_BITS") = tvc::kLogitFracBits;
   m.attr("BITSTREAM_VERSION") = py::make_tuple(tvc::kVersionMajor, tvc::kVersionMinor);
@@ -478,21 +577,27 @@ PYBIND11_MODULE(_native, m) {
          "Context planes the coder uses for one frame and pass (for training and tests).");
 
   // ------------------------------------------------------------ bitstream
-  m.def("write_sequence_header", [](const py::dict& d) {
-    return to_bytes(tvc::write_sequence_header(header_from_dict(d)));
+  m.attr("SEQUENCE_HEADER_FIELDS") = field_names(sequence_header_fields());
+  m.attr("SEQUENCE_HEADER_DEFAULTS") = field_defaults(sequence_header_fields());
+  m.attr("GOP_PACKET_FIELDS") = field_names(gop_packet_fields());
+  m.attr("GOP_PACKET_DEFAULTS") = field_defaults(gop_packet_fields());
+  m.attr("END_OF_STREAM_FIELDS") = field_names(end_of_stream_fields());
+  m.attr("END_OF_STREAM_DEFAULTS") = field_defaults(end_of_stream_fields());
+  m.def("write_sequence_header", [](const py::object& d) {
+    return to_bytes(tvc::write_sequence_header(from_dict(d, sequence_header_fields(), "SequenceHeader")));
   }, py::arg("header"));
   m.def("parse_sequence_header", [](const py::buffer& b) {
     BytesView v(b);
-    return header_to_dict(tvc::parse_sequence_header(v.data(), v.size()));
+    return to_dict(tvc::parse_sequence_header(v.data(), v.size()), sequence_header_fields());
   }, py::arg("packet"));
-  m.def("write_gop_packet", [](const py::dict& d) {
-    return to_bytes(tvc::write_gop_packet(gop_from_dict(d)));
+  m.def("write_gop_packet", [](const py::object& d) {
+    return to_bytes(tvc::write_gop_packet(from_dict(d, gop_packet_fields(), "GopPacket")));
   }, py::arg("packet"));
   m.def("parse_gop_packet", [](const py::buffer& b, const py::object& header) {
     BytesView v(b);
-    if (header.is_none()) return gop_to_dict(tvc::parse_gop_packet(v.data(), v.size()));
-    const tvc::SequenceHeader h = header_from_dict(header.cast<py::dict>());
-    return gop_to_dict(tvc::parse_gop_packet(v.data(), v.size(), &h));
+    tvc::SequenceHeader storage;
+    const tvc::SequenceHeader* h = optional_header(header, storage);
+    return to_dict(tvc::parse_gop_packet(v.data(), v.size(), h), gop_packet_fields());
   }, py::arg("packet"), py::arg("header") = py::none());
   m.def("packet_type", [](const py::buffer& b) {
     BytesView v(b);
@@ -502,20 +607,15 @@ PYBIND11_MODULE(_native, m) {
     BytesView v(b);
     return to_bytes(tvc::write_record(std::vector<uint8_t>(v.data(), v.data() + v.size())));
   }, py::arg("packet"));
-  m.def("write_end_of_stream", [](uint64_t gops, uint64_t frames) {
-    return to_bytes(tvc::write_end_of_stream(tvc::EndOfStream{gops, frames}));
-  }, py::arg("gop_count"), py::arg("frame_count"));
+  m.def("write_end_of_stream", [](const py::object& d) {
+    return to_bytes(tvc::write_end_of_stream(from_dict(d, end_of_stream_fields(), "EndOfStream")));
+  }, py::arg("end"));
   m.def("parse_end_of_stream", [](const py::buffer& b, const py::object& header) {
     BytesView v(b);
-    tvc::EndOfStream e;
-    if (header.is_none()) {
-      e = tvc::parse_end_of_stream(v.data(), v.size());
-    } else {
-      const tvc::SequenceHeader h = header_from_dict(header.cast<py::dict>());
-      e = tvc::parse_end_of_stream(v.data(), v.size(), &h);
-    }
-    return py::make_tuple(e.gop_count, e.frame_count);
-  }, py::arg("packet"), py::arg("header") = py::none(), "(gop_count, frame_count) of an end-of-stream packet.");
+    tvc::SequenceHeader storage;
+    const tvc::SequenceHeader* h = optional_header(header, storage);
+    return to_dict(tvc::parse_end_of_stream(v.data(), v.size(), h), end_of_stream_fields());
+  }, py::arg("packet"), py::arg("header") = py::none());
   // Incremental record scanner: feed() pieces of a stream, next() returns a
   // dict per record or damaged stretch, None when it needs more (or, after
   // finish(), at the end).

@@ -1,8 +1,8 @@
 """The TVC bitstream in Python: typed packets and .tvc files.
 
 The byte layout is specified in docs/bitstream.md and implemented once, in the
-C++ core; this module only converts between the native dictionaries and frozen
-dataclasses, and adds file handling.
+C++ core; so are the field lists (the binding's tables, from which the frozen
+dataclasses here take their fields). This module adds file handling.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import BinaryIO, Iterable, Iterator, Optional, Tuple, Union
+from typing import Any, BinaryIO, Dict, Iterable, Iterator, Optional, Tuple, Union
 
 from . import _native
 from .errors import (InvalidArgumentError, InvalidDataError, ModelMismatchError, TruncatedDataError, TvcError,
@@ -40,95 +40,91 @@ COLOR_RANGES = {0: "unspecified", 1: "limited", 2: "full"}
 PathOrFile = Union[str, "os.PathLike[str]", BinaryIO]
 
 
-@dataclass(frozen=True)
-class SequenceHeader:
-    """Stream-wide properties (docs/bitstream.md, "Sequence header")."""
+def _native_fields(names: Tuple[str, ...], defaults: Dict[str, Any]):
+    """Class decorator: a frozen dataclass whose fields are the binding's table
+    (csrc/python/module.cpp, in its order, with the C++ struct's defaults), so
+    the field list lives in one place. The fields without a default come first
+    there, and are the ones a caller must give."""
 
-    model_id: str
-    weights_sha256: bytes
-    width: int
-    height: int
-    gop_length: int
-    frame_rate: Tuple[int, int] = (0, 1)
-    time_base: Tuple[int, int] = (1, 1)
-    sample_aspect_ratio: Tuple[int, int] = (0, 1)
-    color_primaries: int = 2
-    color_trc: int = 2
-    colorspace: int = 2
-    color_range: int = 0
-    chroma_format: int = 1
-    bit_depth: int = 8
-    flags: int = 0
-    version_major: int = BITSTREAM_VERSION[0]
-    version_minor: int = BITSTREAM_VERSION[1]
+    def build(cls: type) -> type:
+        annotations: Dict[str, Any] = {}
+        for name in names:
+            if name in defaults:
+                annotations[name] = type(defaults[name])
+                setattr(cls, name, defaults[name])  # immutable values: ints, tuples
+            else:
+                annotations[name] = Any
+        cls.__annotations__ = annotations
+        return dataclass(frozen=True)(cls)
+
+    return build
+
+
+def _fields_dict(obj: Any) -> Dict[str, Any]:
+    # Shallow, unlike dataclasses.asdict: the native writer takes the values as they are.
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+
+@_native_fields(_native.SEQUENCE_HEADER_FIELDS, _native.SEQUENCE_HEADER_DEFAULTS)
+class SequenceHeader:
+    """Stream-wide properties (docs/bitstream.md, "Sequence header").
+
+    ``SequenceHeader(model_id, weights_sha256, width, height, gop_length, ...)``;
+    the fields and their defaults come from ``_native.SEQUENCE_HEADER_FIELDS``.
+    """
 
     def to_bytes(self) -> bytes:
-        return _native.write_sequence_header(dataclasses.asdict(self))
+        return _native.write_sequence_header(_fields_dict(self))
 
     @classmethod
     def from_bytes(cls, packet: bytes) -> "SequenceHeader":
-        d = _native.parse_sequence_header(packet)
-        return cls(**{k: tuple(v) if isinstance(v, tuple) else v for k, v in d.items()})
+        return cls(**_native.parse_sequence_header(packet))
 
     @property
     def fps(self) -> Optional[Fraction]:
-        num, den = self.frame_rate
+        num, den = self.frame_rate  # type: ignore[attr-defined]
         return Fraction(num, den) if num else None
 
 
-@dataclass(frozen=True)
+@_native_fields(_native.GOP_PACKET_FIELDS, _native.GOP_PACKET_DEFAULTS)
 class GopPacket:
     """One group of pictures (docs/bitstream.md, "GoP packet").
 
-    ``substreams`` holds ``(kind, payload)`` pairs; kinds 1 (discrete tokens)
-    and 2 (continuous latent) are defined, 128..255 are ignorable extensions.
+    ``GopPacket(gop_index, frame_count, ...)``; the fields come from
+    ``_native.GOP_PACKET_FIELDS``. ``coded_width`` x ``coded_height`` is the
+    picture size the tokenizer coded (the decoder resamples it to the stream's
+    size). ``substreams`` holds ``(kind, payload)`` pairs; kinds 1 (discrete
+    tokens) and 2 (continuous latent) are defined, 128..255 are ignorable
+    extensions.
     """
 
-    gop_index: int
-    frame_count: int
-    first_pts: int = 0
-    quality: int = 0
-    mask_pattern: int = 0
-    continuous_step: int = 0
-    coded_width: int = 0  # picture size the tokenizer coded; the decoder resamples to the
-    coded_height: int = 0  # sequence's width x height (equal to them when not resampled)
-    flags: int = 0
-    substreams: Tuple[Tuple[int, bytes], ...] = field(default_factory=tuple)
-
     def to_bytes(self) -> bytes:
-        d = dataclasses.asdict(self)
-        d["substreams"] = [tuple(s) for s in self.substreams]
-        return _native.write_gop_packet(d)
+        return _native.write_gop_packet(_fields_dict(self))
 
     @classmethod
     def from_bytes(cls, packet: bytes, stream: Optional[SequenceHeader] = None) -> "GopPacket":
         """Parses one GoP packet; given the stream's header, also checks the frame
         count against its GoP length and the coded size against its picture size."""
-        d = _native.parse_gop_packet(packet, None if stream is None else dataclasses.asdict(stream))
-        d["substreams"] = tuple((int(k), bytes(p)) for k, p in d["substreams"])
-        return cls(**d)
+        return cls(**_native.parse_gop_packet(packet, None if stream is None else _fields_dict(stream)))
 
     def substream(self, kind: int) -> Optional[bytes]:
-        for k, payload in self.substreams:
+        for k, payload in self.substreams:  # type: ignore[attr-defined]
             if k == kind:
                 return payload
         return None
 
 
-@dataclass(frozen=True)
+@_native_fields(_native.END_OF_STREAM_FIELDS, _native.END_OF_STREAM_DEFAULTS)
 class EndOfStream:
-    """The end-of-stream packet (type 3, since 2.1): totals of a finished stream."""
-
-    gop_count: int
-    frame_count: int
+    """The end-of-stream packet (type 3, since 2.1): totals of a finished stream,
+    ``EndOfStream(gop_count, frame_count)``."""
 
     def to_bytes(self) -> bytes:
-        return _native.write_end_of_stream(self.gop_count, self.frame_count)
+        return _native.write_end_of_stream(_fields_dict(self))
 
     @classmethod
     def from_bytes(cls, packet: bytes, stream: Optional[SequenceHeader] = None) -> "EndOfStream":
-        header = None if stream is None else dataclasses.asdict(stream)
-        return cls(*_native.parse_end_of_stream(packet, header))
+        return cls(**_native.parse_end_of_stream(packet, None if stream is None else _fields_dict(stream)))
 
 
 @dataclass(frozen=True)
