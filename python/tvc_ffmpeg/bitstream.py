@@ -15,7 +15,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, BinaryIO, Dict, Iterable, Iterator, Optional, Tuple, Union
+from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, Optional, Tuple, TypeVar, Union
 
 from . import _native
 from .errors import (InvalidArgumentError, InvalidDataError, ModelMismatchError, TruncatedDataError, TvcError,
@@ -40,13 +40,16 @@ COLOR_RANGES = {0: "unspecified", 1: "limited", 2: "full"}
 PathOrFile = Union[str, "os.PathLike[str]", BinaryIO]
 
 
-def _native_fields(names: Tuple[str, ...], defaults: Dict[str, Any]):
+_Class = TypeVar("_Class", bound=type)
+
+
+def _native_fields(names: Tuple[str, ...], defaults: Dict[str, Any]) -> Callable[[_Class], _Class]:
     """Class decorator: a frozen dataclass whose fields are the binding's table
     (csrc/python/module.cpp, in its order, with the C++ struct's defaults), so
     the field list lives in one place. The fields without a default come first
     there, and are the ones a caller must give."""
 
-    def build(cls: type) -> type:
+    def build(cls: _Class) -> _Class:
         annotations: Dict[str, Any] = {}
         for name in names:
             if name in defaults:
