@@ -34,7 +34,7 @@ DEFAULT_MODEL_ID = TVC_S_V3
 # level codes a larger one for more detail. A model card may carry its own ladder; weights
 # given as a file (training runs) use this one.
 DEFAULT_QUALITY_SCALES: Tuple[Fraction, ...] = (Fraction(1, 2), Fraction(3, 4), Fraction(1), Fraction(3, 2))
-DEFAULT_QUALITY = 2
+# The default level (settings.DEFAULT_QUALITY) is the middle of this ladder.
 
 
 @dataclass(frozen=True)
