@@ -1,5 +1,5 @@
 // The parts of the C API that do not need the codec pipeline: version,
-// error strings and default settings.
+// error strings and default settings (also linked into tvc_core for _native).
 #include <cstring>
 
 #include "tvc/tvc.h"
@@ -37,8 +37,7 @@ void tvc_encoder_default_settings(TvcEncoderSettings* s) {
   if (!s) return;
   std::memset(s, 0, sizeof(*s));
   s->quality = -1;
-  s->video.time_base.num = 1;
-  s->video.time_base.den = 1;
+  s->video.time_base.den = 1;  // num 0: one tick per frame (1 / frame_rate)
   s->video.frame_rate.den = 1;
   s->video.sample_aspect_ratio.den = 1;
   s->video.color_primaries = 2;  // unspecified

@@ -18,13 +18,17 @@
  * callback in the settings receives the details (which packet, which field).
  *
  * Threading: a context may be used from one thread at a time; distinct
- * contexts are independent.
+ * contexts are independent and may be used from different threads at once.
  *
- * Status: tvc_version(), tvc_api_version(), tvc_strerror() and the two
- * default-settings functions are implemented today (csrc/capi/). The encoder
- * and decoder context functions are declared here so the FFmpeg wrapper can be
- * written against them, but are not defined yet: calling them does not link.
- * docs/ffmpeg.md says what exists and what the FFmpeg issue adds.
+ * What runs where (docs/capi.md): libtvc hosts the tvc_ffmpeg Python package
+ * (the same Encoder/Decoder that `import tvc_ffmpeg` gives). In a process
+ * without Python (ffmpeg) the first open starts an embedded interpreter of the
+ * Python the package was installed with and releases its GIL; in a process
+ * that already runs Python (PyAV, ctypes) the library joins it. Every call
+ * takes the GIL for its duration, so calls into libtvc from several threads
+ * run one at a time. The interpreter is never finalised. Build against the
+ * installed copy: `tvc config --cflags --libs`, or pkg-config with
+ * PKG_CONFIG_PATH=$(tvc config --pkg-config-path).
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -53,7 +57,7 @@ extern "C" {
 /* Version of this header's ABI: bump MINOR when adding functions or using
  * reserved space, MAJOR only if a released signature had to change. */
 #define TVC_API_VERSION_MAJOR 0
-#define TVC_API_VERSION_MINOR 1
+#define TVC_API_VERSION_MINOR 2
 #define TVC_API_VERSION ((TVC_API_VERSION_MAJOR << 16) | TVC_API_VERSION_MINOR)
 
 /* Error codes. Stable: values are never reused or renumbered. The Python
@@ -180,6 +184,9 @@ typedef struct TvcPicture {
 
 #define TVC_PACKET_FLAG_KEY 1     /* every GoP packet is a keyframe packet */
 
+/* "No timestamp" (the value of FFmpeg's AV_NOPTS_VALUE). */
+#define TVC_NOPTS ((int64_t)UINT64_C(0x8000000000000000))
+
 /* A coded packet (one GoP). Owned by the library until tvc_packet_unref(). */
 typedef struct TvcPacket {
     const uint8_t *data;
@@ -195,7 +202,15 @@ TVC_API void tvc_encoder_default_settings(TvcEncoderSettings *settings);
 TVC_API void tvc_decoder_default_settings(TvcDecoderSettings *settings);
 
 /* Encoder. The sequence header (for FFmpeg's extradata, or the first record
- * of a .tvc file) is available right after open. */
+ * of a .tvc file) is available right after open; it stays valid until close.
+ * settings->video must give width and height; frame_rate 0 = 25 fps,
+ * time_base 0 = 1/frame_rate. Pictures are 8-bit 4:2:0 of that size, pts in
+ * time_base; the caller keeps ownership of their planes (they are copied).
+ * send_frame never returns TVC_EAGAIN: a GoP's packet is queued as soon as
+ * its last frame arrives. receive_packet: TVC_EAGAIN until a GoP is complete,
+ * TVC_EOF after the flush has drained. A packet's data is one GoP packet
+ * (docs/bitstream.md, without the .tvc record framing), pts = its first
+ * frame's pts, duration = frames x frame duration in time_base units. */
 TVC_API int tvc_encoder_open(TvcEncoder **encoder, const TvcEncoderSettings *settings);
 TVC_API int tvc_encoder_get_header(TvcEncoder *encoder, const uint8_t **data, size_t *size);
 /* picture == NULL starts the flush. */
@@ -205,7 +220,15 @@ TVC_API void tvc_packet_unref(TvcPacket *packet);
 /* Frees the context and sets *encoder to NULL; NULL is accepted. */
 TVC_API void tvc_encoder_close(TvcEncoder **encoder);
 
-/* Decoder. header/header_size is the sequence header (extradata). */
+/* Decoder. header/header_size is the sequence header (extradata).
+ * send_packet decodes one GoP packet and queues its frames (it never returns
+ * TVC_EAGAIN); receive_frame hands them out one by one (TVC_EAGAIN when none
+ * is queued, TVC_EOF once flushed and drained). Picture planes belong to the
+ * library until tvc_picture_unref(). pts: the GoP's first frame's pts in the
+ * stream's time_base (tvc_decoder_get_video_info), frame i gets pts + i x
+ * frame duration; TVC_NOPTS = use the pts stored in the packet. GoPs must come
+ * in increasing gop_index order: a gap is logged (warning), a repeated or
+ * reordered GoP is logged and dropped (TVC_OK, no frames). */
 TVC_API int tvc_decoder_open(TvcDecoder **decoder, const TvcDecoderSettings *settings,
                              const uint8_t *header, size_t header_size);
 TVC_API int tvc_decoder_get_video_info(TvcDecoder *decoder, TvcVideoInfo *info);
@@ -215,6 +238,9 @@ TVC_API int tvc_decoder_send_packet(TvcDecoder *decoder, const uint8_t *data, si
                                     int64_t pts);
 TVC_API int tvc_decoder_receive_frame(TvcDecoder *decoder, TvcPicture *picture);
 TVC_API void tvc_picture_unref(TvcPicture *picture);
+/* Drops queued frames and forgets the GoP order (after a seek); sending may
+ * resume, also after a flush. Added in API 0.2. */
+TVC_API int tvc_decoder_flush(TvcDecoder *decoder);
 TVC_API void tvc_decoder_close(TvcDecoder **decoder);
 
 #ifdef __cplusplus
