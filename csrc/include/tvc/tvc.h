@@ -28,7 +28,8 @@
  * takes the GIL for its duration, so calls into libtvc from several threads
  * run one at a time. The interpreter is never finalised. Build against the
  * installed copy: `tvc config --cflags --libs`, or pkg-config with
- * PKG_CONFIG_PATH=$(tvc config --pkg-config-path).
+ * PKG_CONFIG_PATH=$(tvc config --pkg-config-path). FFmpeg's wrapper over this
+ * API: docs/ffmpeg.md.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */

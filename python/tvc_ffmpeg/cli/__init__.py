@@ -27,6 +27,7 @@ COMMANDS = {
     "data": ("tvc_ffmpeg.cli.data", "assemble the training/validation material into the local cache"),
     "train": ("tvc_ffmpeg.cli.train", "train a model (tvc train tokenizer ...)"),
     "eval": ("tvc_ffmpeg.cli.eval", "evaluate a model (tvc eval tokenizer ...)"),
+    "config": ("tvc_ffmpeg.cli.config", "print the flags a C build needs for libtvc (--cflags --libs)"),
 }
 
 
