@@ -132,10 +132,10 @@ int tvc_encoder_send_frame(TvcEncoder* e, const TvcPicture* p) {
         static_cast<Py_ssize_t>(p->stride[2]), p->width, p->height, static_cast<long long>(p->pts));
     if (!built) return tvc_capi::result_code(nullptr, e->sink);
     Ref owned(built);
-    Ref result(PyObject_CallMethod(e->host, "send_frame", "O", owned.get()));
+    Ref result(PyObject_CallMethod(e->host, "send_frame", "(O)", owned.get()));
     return tvc_capi::result_code(result.get(), e->sink);
   }
-  Ref result(PyObject_CallMethod(e->host, "send_frame", "O", Py_None));  // the flush
+  Ref result(PyObject_CallMethod(e->host, "send_frame", "(O)", Py_None));  // the flush
   return tvc_capi::result_code(result.get(), e->sink);
 }
 

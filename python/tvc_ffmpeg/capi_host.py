@@ -39,12 +39,14 @@ NOPTS = -(2**63)
 PACKET_FLAG_KEY = 1
 
 # The C structs' "unset" value of each settings field: that field then keeps the
-# EncoderSettings/DecoderSettings default. mask_pattern is apart: tvc.h's -1 is "auto".
+# EncoderSettings/DecoderSettings default. mask_pattern has none (0 is pattern 0, the
+# default): tvc.h's -1 is "auto".
 _UNSET: Dict[str, Any] = {
     "model": None, "weights_path": None, "backend": None, "quality": -1, "bitrate": 0,
     "gop_length": 0, "threads": 0, "max_pixels": 0, "max_gop_pixels": 0,
 }
 _C_AUTO_MASK = -1
+_NO_UNSET = object()
 
 LogSink = Callable[[int, str], None]
 
@@ -156,7 +158,7 @@ def _from_c(cls: type, c: Dict[str, Any]) -> Any:
         value = c[f.name]
         if f.name == "mask_pattern" and value == _C_AUTO_MASK:
             kwargs[f.name] = AUTO_MASK
-        elif value != _UNSET[f.name]:
+        elif value != _UNSET.get(f.name, _NO_UNSET):
             kwargs[f.name] = value
     return cls(**kwargs)
 
@@ -284,8 +286,8 @@ class DecoderHost(_Context):
         from .bitstream import SequenceHeader
         from .codec import Decoder
 
-        header = SequenceHeader.from_bytes(self.header_bytes)
-        self.decoder = Decoder(header, decoder_settings(self.settings))
+        settings = decoder_settings(self.settings)  # the caller's mistakes first
+        self.decoder = Decoder(SequenceHeader.from_bytes(self.header_bytes), settings)
         return 0
 
     @_guarded
