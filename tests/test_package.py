@@ -72,6 +72,15 @@ def test_tvc_help_loads_no_heavy_module():
     assert _heavy_modules_after(code) == []
 
 
+def test_tvc_config_loads_no_heavy_module():
+    # The FFmpeg build runs `tvc config`: it must stay as light as `tvc info`.
+    code = ("import contextlib, io\nfrom tvc_ffmpeg.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+            "    assert main(['config', '--cflags', '--libs', '--pkg-config-path']) == 0\n"
+            "assert '-ltvc' in out.getvalue(), out.getvalue()\n")
+    assert _heavy_modules_after(code) == []
+
+
 def _small_stream(path: Path) -> None:
     header = SequenceHeader(model_id="tvc-s-v3", weights_sha256=bytes(32), width=64, height=48,
                             gop_length=17, frame_rate=(25, 1), time_base=(1, 25))
