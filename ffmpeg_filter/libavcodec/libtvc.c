@@ -674,17 +674,11 @@ static int libtvc_receive_frame(AVCodecContext *avctx, AVFrame *frame)
 static void libtvc_decode_flush(AVCodecContext *avctx)
 {
     LibTvcDecContext *ctx = avctx->priv_data;
-    /* Seeking: the library has no reset call, so start again from the same header. */
-    if (ctx->decoder && ctx->header) {
-        uint8_t *header = ctx->header;
-        size_t size = ctx->header_size;
-        ctx->header = NULL;
-        tvc_decoder_close(&ctx->decoder);
-        ctx->flushing = 0;
-        if (open_decoder(avctx, header, size) < 0)
-            av_log(avctx, AV_LOG_ERROR, "cannot reopen the TVC decoder after a seek\n");
-        av_free(header);
-    }
+    int ret;
+    /* After a seek: queued frames go, and the GoP order starts afresh. */
+    if (ctx->decoder && (ret = tvc_decoder_flush(ctx->decoder)) < 0)
+        tvc_fail(avctx, "cannot reset the TVC decoder after a seek", ret);
+    ctx->flushing = 0;
 }
 
 static av_cold int libtvc_decode_close(AVCodecContext *avctx)

@@ -17,9 +17,7 @@
 #include "avformat.h"
 #include "avio_internal.h"
 #include "internal.h"
-#if LIBAVFORMAT_VERSION_MAJOR >= 61
 #include "demux.h"
-#endif
 #include "tvcformat.h"
 
 typedef struct TvcDemuxContext {
