@@ -24,6 +24,7 @@ COMMANDS = {
     "encode": ("tvc_ffmpeg.cli.encode", "encode a video into a .tvc stream"),
     "decode": ("tvc_ffmpeg.cli.decode", "decode a .tvc stream into a video"),
     "info": ("tvc_ffmpeg.cli.info", "print the header and per-GoP sizes of a .tvc file, flag damage"),
+    "ffmpeg": ("tvc_ffmpeg.cli.ffmpeg", "build an FFmpeg with -c:v libtvc and the .tvc format (tvc ffmpeg build)"),
     "data": ("tvc_ffmpeg.cli.data", "assemble the training/validation material into the local cache"),
     "train": ("tvc_ffmpeg.cli.train", "train a model (tvc train tokenizer ...)"),
     "eval": ("tvc_ffmpeg.cli.eval", "evaluate a model (tvc eval tokenizer ...)"),
