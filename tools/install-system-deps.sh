@@ -1,13 +1,17 @@
 #!/bin/sh
 # Installs the Debian packages the test suite needs on a machine that has nothing:
 # the `ffmpeg` command line (the classic-codec anchors of the RD harness and their tests,
-# libaom included, come from it). Part of the README's test command, so CI installs them too.
+# libaom included, come from it), and what `tvc ffmpeg build` needs to fetch FFmpeg's Debian
+# source package and build it (the ffmpeg-marked tests run it): nasm for FFmpeg's x86
+# assembly, pkg-config to find libtvc, dpkg-dev and xz-utils for `apt-get source` and its
+# tarballs, the archive keyring its private apt configuration verifies with, make and a C
+# compiler. Part of the README's test command, so CI installs them too.
 #
 # Runs apt-get only when something is missing; without root or apt-get it says what to
 # install and exits 0, and the tests that need the missing tools are skipped.
 set -eu
 
-packages="ffmpeg"
+packages="ffmpeg nasm pkg-config dpkg-dev xz-utils debian-archive-keyring make gcc"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -187,6 +187,8 @@ def configure_args(libdir: str) -> List[str]:
     for kind, names in (("decoder", DECODERS), ("encoder", ENCODERS), ("demuxer", DEMUXERS),
                         ("muxer", MUXERS), ("parser", PARSERS), ("protocol", PROTOCOLS), ("bsf", BSFS)):
         args.append(f"--enable-{kind}=" + ",".join(names))
+    if not shutil.which("nasm"):
+        args.append("--disable-x86asm")  # builds without nasm, only slower (install-system-deps.sh adds it)
     gpl = False
     for pc_name, (switch, components) in EXTERNAL.items():
         if _pkg_config(["--exists", pc_name]) is not None:
