@@ -67,41 +67,50 @@ def _check_model_source(model: Optional[str], weights_path: Optional[Union[str, 
 
 
 @dataclass(frozen=True)
-class EncoderSettings:
+class _SessionSettings:
+    """The fields encoder and decoder settings share (model, runtime, size limits)."""
+
+    model: Optional[str] = None
+    weights_path: Optional[Union[str, os.PathLike]] = None
+    backend: str = DEFAULT_BACKEND
+    threads: int = 0
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_gop_pixels: int = DEFAULT_MAX_GOP_PIXELS
+
+    def __post_init__(self) -> None:
+        _check_model_source(self.model, self.weights_path)
+        _check_backend(self.backend)
+        _check_threads(self.threads)
+        _check_limits(self.max_pixels, self.max_gop_pixels)
+
+
+@dataclass(frozen=True)
+class EncoderSettings(_SessionSettings):
     """How to encode (tvc.h: ``TvcEncoderSettings``).
 
     - ``model``: shipped model id; None = the default model. ``weights_path``: a weights file
       instead (its sha256 goes into the stream, so only the same file decodes it).
-    - ``backend``: runtime of the nets, one of :data:`BACKENDS`.
+    - ``backend``: runtime of the nets, one of :data:`BACKENDS`; ``threads``: CPU threads of
+      the nets, 0 = the runtime's default.
+    - ``max_pixels``, ``max_gop_pixels``: pictures and quality levels a decoder with these
+      limits would refuse are refused up front (in bitrate mode such levels are skipped).
     - ``quality``: quality level, higher = better (the model's ladder, docs/codec.md).
     - ``bitrate``: target bits per second; None = constant quality. Each GoP's level is then
       chosen to stay within it and ``quality`` is ignored.
     - ``gop_length``: frames per GoP, 1 + k x (the model's temporal factor), at most 1024.
     - ``mask_pattern``: 0..3 drops that share of tokens for the decoder to predict, "auto"
       chooses per GoP.
-    - ``threads``: CPU threads of the nets; 0 = the runtime's default.
-    - ``max_pixels``, ``max_gop_pixels``: pictures and quality levels a decoder with these
-      limits would refuse are refused up front (in bitrate mode such levels are skipped).
     """
 
-    model: Optional[str] = None
-    weights_path: Optional[Union[str, os.PathLike]] = None
-    backend: str = DEFAULT_BACKEND
     quality: int = DEFAULT_QUALITY
     bitrate: Optional[float] = None
     gop_length: int = DEFAULT_GOP_LENGTH
     mask_pattern: Union[int, str] = 0
-    threads: int = 0
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    max_gop_pixels: int = DEFAULT_MAX_GOP_PIXELS
 
     def __post_init__(self) -> None:
         from ._native import NUM_MASK_PATTERNS
 
-        _check_model_source(self.model, self.weights_path)
-        _check_backend(self.backend)
-        _check_threads(self.threads)
-        _check_limits(self.max_pixels, self.max_gop_pixels)
+        super().__post_init__()
         if not isinstance(self.quality, int) or isinstance(self.quality, bool) or self.quality < 0:
             raise InvalidArgumentError(f"quality must be an integer level >= 0 (higher = better), got {self.quality!r}")
         if self.bitrate is not None:
@@ -124,7 +133,7 @@ class EncoderSettings:
 
 
 @dataclass(frozen=True)
-class DecoderSettings:
+class DecoderSettings(_SessionSettings):
     """How to decode (tvc.h: ``TvcDecoderSettings``).
 
     - ``model`` / ``weights_path``: None = the model the stream's header names; a weights file
@@ -135,19 +144,6 @@ class DecoderSettings:
       GoP (frames padded to 1 + 8k). Larger ones are refused with LimitExceededError before
       anything is allocated (codec/limits.py).
     """
-
-    model: Optional[str] = None
-    weights_path: Optional[Union[str, os.PathLike]] = None
-    backend: str = DEFAULT_BACKEND
-    threads: int = 0
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    max_gop_pixels: int = DEFAULT_MAX_GOP_PIXELS
-
-    def __post_init__(self) -> None:
-        _check_model_source(self.model, self.weights_path)
-        _check_backend(self.backend)
-        _check_threads(self.threads)
-        _check_limits(self.max_pixels, self.max_gop_pixels)
 
     def load_model(self, stream_model_id: str) -> "CodecModel":
         """The model for a stream whose header names ``stream_model_id``: a model id the
