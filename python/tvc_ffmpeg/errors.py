@@ -136,6 +136,11 @@ class TrainArgumentError(InvalidArgumentError):
     """Invalid options of ``tvc train``."""
 
 
+class ClusterError(TvcError, RuntimeError):
+    """Parallel encoding (tvc_ffmpeg.distributed) could not run: Ray is not installed, the
+    cluster cannot be reached, or workers disagree on the stream they code."""
+
+
 class DataAssemblyError(TvcError, RuntimeError):
     """A source of training or validation material could not be fetched or read."""
 

@@ -82,6 +82,20 @@ def build_parser() -> argparse.ArgumentParser:
                         f"drops the most that cost at most {AUTO_MASK_MAX_LOSS_DB} dB (static scenes; "
                         "encoding is slower). docs/codec.md has the measurements")
     p.add_argument("--frames", type=int, default=None, help="encode at most this many frames")
+    par = p.add_argument_group("parallel encoding (needs Ray: pip install \"tvc-ffmpeg[ray]\"; "
+                                 "docs/distributed.md)")
+    where = par.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="code GoP ranges in N local worker processes (a private Ray cluster); "
+                            "the input must be a file. With --quality the stream is byte-identical "
+                            "to the serial one; with --bitrate each range gets the budget of its "
+                            "frames. Give each worker --threads 1 (its default under Ray)")
+    where.add_argument("--ray", default=None, metavar="ADDRESS",
+                       help="code GoP ranges on a running Ray cluster: 'auto' (the one this node "
+                            "belongs to) or ray://HEAD:10001; the input path must be readable on "
+                            "every node, the output is written here")
+    par.add_argument("--gops-per-task", type=int, default=None, metavar="K",
+                     help="GoPs per task (default: about 4 tasks per worker)")
     add_model_arguments(p)
     return p
 
@@ -90,8 +104,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.frames is not None and args.frames < 1:
         build_parser().error("--frames must be at least 1")
+    if args.workers is not None and args.workers < 1:
+        build_parser().error("--workers must be at least 1")
+    if args.gops_per_task is not None and args.gops_per_task < 1:
+        build_parser().error("--gops-per-task must be at least 1")
     settings = EncoderSettings(quality=args.quality, bitrate=args.bitrate, gop_length=args.gop_length,
                                mask_pattern=args.mask_pattern, **model_fields(args))
+    if args.workers is not None or args.ray is not None:
+        return _encode_parallel(args, settings)
     model = settings.load_model()  # before the input is opened: a bad --weights fails first
     # '-' is the stream on stdout, written in place (there is nothing to rename into);
     # everything else the command says goes to stderr then, never into the stream.
@@ -109,9 +129,30 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if frames == 0:
         log.error("%s has no frames", args.input)
         return 1
+    _summary(writer.name, frames, info, size, to_stdout)
+    return 0
+
+
+def _summary(name: str, frames: int, info, size: int, to_stdout: bool) -> None:
     bpp = size * 8 / (info.width * info.height * frames)
     kbps = size * 8 * float(info.frame_rate) / frames / 1000
-    print(f"{writer.name}: {frames} frames {info.width}x{info.height}, {size} bytes, "
+    print(f"{name}: {frames} frames {info.width}x{info.height}, {size} bytes, "
           f"{bpp:.5f} bpp, {kbps:.2f} kbit/s at {float(info.frame_rate):g} fps",
           file=sys.stderr if to_stdout else sys.stdout)
+
+
+def _encode_parallel(args: argparse.Namespace, settings: EncoderSettings) -> int:
+    """--workers / --ray: GoP ranges on Ray workers (tvc_ffmpeg.distributed)."""
+    from ..distributed import encode_parallel, index_input
+
+    to_stdout = args.output == "-"
+    target = sys.stdout.buffer if to_stdout else args.output
+    index = index_input(args.input, args.frames)  # once, here: the bar then knows the total
+    with progress(index.frame_count, "encode") as bar:
+        result = encode_parallel(index, target, settings, workers=args.workers, address=args.ray,
+                                 gops_per_range=args.gops_per_task, progress=bar.update)
+    if result.frames == 0:
+        log.error("%s has no frames", args.input)
+        return 1
+    _summary(result.output, result.frames, result.info, result.bytes, to_stdout)
     return 0

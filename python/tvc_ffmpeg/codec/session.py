@@ -101,10 +101,17 @@ class Encoder:
     with the same limits would refuse.
 
     ``model`` is an already-loaded CodecModel to use instead of loading the one the
-    settings name (their model, weights_path, backend and threads then do not apply)."""
+    settings name (their model, weights_path, backend and threads then do not apply).
+
+    ``first_gop_index`` numbers the first GoP (default 0): an encoder given the frames
+    from frame ``k x gop_length`` on, with ``first_gop_index=k``, makes the packets the
+    serial encoder makes for them (GoPs are independent). tvc_ffmpeg.distributed codes
+    GoP ranges in parallel this way."""
 
     def __init__(self, info: VideoInfo, settings: Optional[EncoderSettings] = None, *,
-                 model: Optional[CodecModel] = None) -> None:
+                 model: Optional[CodecModel] = None, first_gop_index: int = 0) -> None:
+        if isinstance(first_gop_index, bool) or not isinstance(first_gop_index, int) or first_gop_index < 0:
+            raise InvalidArgumentError(f"first_gop_index must be an integer >= 0, got {first_gop_index!r}")
         s = settings if settings is not None else EncoderSettings()
         self.settings = s
         check_picture(info.width, info.height, s.max_pixels, "picture")
@@ -129,7 +136,7 @@ class Encoder:
         self._matrix = resolve_matrix(info.colorspace, info.height)
         self._coder = self.model.token_coder()
         self._pending: List[Frame] = []
-        self._gop_index = 0
+        self._gop_index = first_gop_index
         self._flushed = False
         self._rate: Optional[RateController] = None
         # The levels whose coded GoP a decoder with these limits accepts.

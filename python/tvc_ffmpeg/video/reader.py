@@ -65,9 +65,10 @@ class VideoReader:
         self.close()
 
 
-def _open_y4m(f: BinaryIO, name: str, closer=None) -> VideoReader:
+def _open_y4m(f: BinaryIO, name: str, closer=None, start: int = 0) -> VideoReader:
     try:
         header = y4m.read_header(f)
+        skipped = y4m.skip_frames(f, header, start)  # seeks: only a file is given a start
     except BaseException:
         if closer is not None:
             closer()
@@ -75,10 +76,11 @@ def _open_y4m(f: BinaryIO, name: str, closer=None) -> VideoReader:
     if not header.layout.is_native:
         log.warning("converting %s from Y4M C%s (%s) to 8-bit 4:2:0", name, header.layout.tag,
                     header.layout.description)
-    return VideoReader(header.info, y4m.read_frames(f, header), closer)
+    frames = y4m.read_frames(f, header, first_index=skipped) if skipped == start else iter(())
+    return VideoReader(header.info, frames, closer)
 
 
-def _open_pyav(path: PathLike) -> VideoReader:
+def _open_pyav(path: PathLike, start: int = 0, start_pts: Optional[int] = None) -> VideoReader:
     import av
 
     try:
@@ -116,7 +118,15 @@ def _open_pyav(path: PathLike) -> VideoReader:
         warned = False
         index = 0
         try:
+            if start_pts is not None:
+                # The keyframe at or before start_pts; the frames before it are dropped below.
+                container.seek(start_pts, stream=stream, backward=True, any_frame=False)
             for f in container.decode(stream):
+                if start_pts is not None and f.pts is not None and f.pts < start_pts:
+                    continue
+                if start_pts is None and index < start:
+                    index += 1  # decoded (it must be) but never converted
+                    continue
                 if f.format.name != "yuv420p":
                     if not warned:
                         log.warning("converting %s from %s to 8-bit 4:2:0 (yuv420p)", path, f.format.name)
@@ -137,9 +147,16 @@ def _open_pyav(path: PathLike) -> VideoReader:
     return VideoReader(info, frames(), container.close)
 
 
-def open_input(path: PathLike) -> VideoReader:
-    """'-' reads Y4M from stdin; a .y4m path is read directly; anything else through PyAV."""
+def open_input(path: PathLike, *, start: int = 0, start_pts: Optional[int] = None) -> VideoReader:
+    """'-' reads Y4M from stdin; a .y4m path is read directly; anything else through PyAV.
+
+    ``start`` skips that many frames of a file: a Y4M file seeks over them; other files
+    decode them unless ``start_pts``, the pts of frame ``start``, is given: then the reader
+    seeks to the keyframe at or before it and drops the frames before it (the caller checks
+    it got the frames it wanted: tvc_ffmpeg.distributed does)."""
     if str(path) == "-":
+        if start:
+            raise InvalidArgumentError("stdin cannot seek: a start frame needs an input file")
         return _open_y4m(sys.stdin.buffer, "<stdin>")
     p = Path(path)
     if not p.exists():
@@ -148,5 +165,5 @@ def open_input(path: PathLike) -> VideoReader:
         raise InvalidArgumentError(f"input is a directory, not a video: {p}")
     if p.suffix.lower() == ".y4m":
         f = open(p, "rb")
-        return _open_y4m(f, str(p), f.close)
-    return _open_pyav(p)
+        return _open_y4m(f, str(p), f.close, start)
+    return _open_pyav(p, start, start_pts)

@@ -207,13 +207,35 @@ def _frame_marker(f: BinaryIO, index: int, header: Header) -> bool:
     return True
 
 
-def read_frames(f: BinaryIO, header: Header) -> Iterator[Frame]:
-    """8-bit 4:2:0 Frames; other layouts are converted (see to_420)."""
+def skip_frames(f: BinaryIO, header: Header, count: int) -> int:
+    """Moves a seekable file past up to ``count`` frames without reading their samples
+    (each frame's 'FRAME' line is read, since it may carry parameters, then its data is
+    seeked over); returns the number skipped, fewer at the end of the stream."""
+    frame_bytes = header.layout.frame_bytes(header.info.width, header.info.height)
+    for index in range(count):
+        if not _frame_marker(f, index, header):
+            return index
+        f.seek(frame_bytes, 1)
+    return count
+
+
+def count_frames(f: BinaryIO, header: Header) -> int:
+    """Frames left in a seekable file (from its position). A truncated last frame counts:
+    reading it fails as read_frames does."""
+    start = f.tell()
+    count = skip_frames(f, header, 2**62)
+    f.seek(start)
+    return count
+
+
+def read_frames(f: BinaryIO, header: Header, first_index: int = 0) -> Iterator[Frame]:
+    """8-bit 4:2:0 Frames; other layouts are converted (see to_420). ``first_index``:
+    the number of the frame at the file's position (its pts; after skip_frames)."""
     info, layout = header.info, header.layout
     shapes = layout.plane_shapes(info.width, info.height)
     frame_bytes = layout.frame_bytes(info.width, info.height)
     dtype = np.dtype(np.uint8) if layout.bit_depth == 8 else np.dtype("<u2")
-    index = 0
+    index = first_index
     while _frame_marker(f, index, header):
         data = f.read(frame_bytes)
         if len(data) != frame_bytes:
