@@ -22,6 +22,7 @@ from .._version import __version__
 COMMANDS = {
     "demo": ("tvc_ffmpeg.cli.demo", "encode and decode a bundled clip, print bpp and quality"),
     "encode": ("tvc_ffmpeg.cli.encode", "encode a video into a .tvc stream"),
+    "batch": ("tvc_ffmpeg.cli.batch", "encode many videos as one job on Ray workers, with a result table"),
     "decode": ("tvc_ffmpeg.cli.decode", "decode a .tvc stream into a video"),
     "info": ("tvc_ffmpeg.cli.info", "print the header and per-GoP sizes of a .tvc file, flag damage"),
     "ffmpeg": ("tvc_ffmpeg.cli.ffmpeg", "build an FFmpeg with -c:v libtvc and the .tvc format (tvc ffmpeg build)"),
