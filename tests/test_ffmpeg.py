@@ -37,7 +37,8 @@ def ff(ffmpeg_build):
 
 
 def make_clip(ff, path: Path, frames: int, size: str = "64x48", rate: int = 25) -> Path:
-    run([ff.ffmpeg, "-v", "error", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}",
+    # testsrc, not testsrc2: testsrc2 rounds odd sizes down to even ones for 4:2:0.
+    run([ff.ffmpeg, "-v", "error", "-f", "lavfi", "-i", f"testsrc=size={size}:rate={rate}",
          "-frames:v", frames, "-pix_fmt", "yuv420p", "-y", path])
     return path
 
@@ -49,7 +50,9 @@ def encode(ff, src: Path, out: Path, *opts, params: str = DETERMINISTIC, ok=True
 
 def framemd5(ff, src: Path, *opts, ok=True):
     """(dts, pts, duration, md5) per decoded frame, in the input stream's time base."""
-    proc = run([ff.ffmpeg, "-v", "error", *opts, "-i", src, "-map", "0:v", "-f", "framemd5", "-"], ok=ok)
+    # passthrough: a lost GoP must show as missing frames, not be papered over by duplicates.
+    proc = run([ff.ffmpeg, "-v", "error", *opts, "-i", src, "-map", "0:v", "-fps_mode", "passthrough",
+                "-f", "framemd5", "-"], ok=ok)
     rows = [line.split(",") for line in proc.stdout.splitlines() if line and not line.startswith("#")]
     return [(int(r[1]), int(r[2]), int(r[3]), r[5].strip()) for r in rows], proc
 
@@ -73,14 +76,23 @@ def test_frame_counts_survive_a_tvc_round_trip(ff, tmp_path, frames):
     assert [row[1] for row in decoded] == list(range(frames))
 
 
+def frame_pts(ff, src: Path):
+    """pts of every decoded frame as ffprobe sees them (no shifting by the ffmpeg CLI)."""
+    out = run([ff.ffprobe, "-v", "error", "-select_streams", "v", "-show_entries", "frame=pts", "-of", "csv=p=0",
+               src]).stdout
+    return [int(line) for line in out.split()]
+
+
 def test_odd_size_and_pts_offset(ff, tmp_path):
     clip = make_clip(ff, tmp_path / "in.y4m", 20, size="177x99")
-    # A start time of 2 s: pts must come out where they went in.
-    encode(ff, clip, tmp_path / "out.tvc", "-output_ts_offset", "2", "-g", "9")
-    decoded, _ = framemd5(ff, tmp_path / "out.tvc")
-    assert [row[1] for row in decoded] == [50 + i for i in range(20)]
+    # Input shifted to start at 2 s (pts 50 at 25 fps): the pts must come out where they went in.
+    run([ff.ffmpeg, "-v", "error", "-itsoffset", "2", "-i", clip, "-c:v", "libtvc", "-g", "9", "-tvc-params",
+         DETERMINISTIC, "-y", tmp_path / "out.tvc"])
+    assert frame_pts(ff, tmp_path / "out.tvc") == [50 + i for i in range(20)]
     probe = json.loads(run([ff.ffprobe, "-v", "error", "-show_streams", "-of", "json", tmp_path / "out.tvc"]).stdout)
     assert (probe["streams"][0]["width"], probe["streams"][0]["height"]) == (177, 99)
+    decoded, _ = framemd5(ff, tmp_path / "out.tvc")
+    assert len(decoded) == 20 and {row[2] for row in decoded} == {1}
 
 
 def test_bytes_and_frames_equal_the_cli(ff, tmp_path):

@@ -11,6 +11,7 @@
  */
 
 #include "libavutil/intreadwrite.h"
+#include "libavutil/mem.h"
 
 #include "avformat.h"
 #include "internal.h"
@@ -20,6 +21,7 @@
 typedef struct TvcMuxContext {
     uint64_t gop_count;
     uint64_t frame_count;
+    int header_written;
 } TvcMuxContext;
 
 static void write_record(AVIOContext *pb, const uint8_t *data, size_t size)
@@ -33,25 +35,71 @@ static void write_record(AVIOContext *pb, const uint8_t *data, size_t size)
 
 static int tvc_init(AVFormatContext *s)
 {
-    AVCodecParameters *par;
     if (s->nb_streams != 1 || s->streams[0]->codecpar->codec_id != AV_CODEC_ID_TVC) {
         av_log(s, AV_LOG_ERROR, "a .tvc file holds exactly one TVC video stream (-c:v libtvc)\n");
         return AVERROR(EINVAL);
     }
-    par = s->streams[0]->codecpar;
-    if (par->extradata_size < 6 || par->extradata[0] != TVC_PKT_SEQUENCE_HEADER) {
-        av_log(s, AV_LOG_ERROR, "the TVC stream has no sequence header (extradata)\n");
-        return AVERROR(EINVAL);
+    return 0;
+}
+
+/* The signature and the sequence header. The header is the stream's extradata, or, for a
+ * stream copied from MPEG-TS (which has no extradata), the in-band copy that starts the
+ * first packet: so the file is written when the first packet arrives.
+ *
+ * This muxer always ends the file with an end-of-stream packet, so it sets the header's
+ * flag bit 0 that promises one (a live encoder leaves it clear) and fixes the CRC: a
+ * reader can then tell a complete file from a cut one, and the file equals `tvc encode`'s. */
+static int write_file_header(AVFormatContext *s, const uint8_t *header, size_t size)
+{
+    TvcMuxContext *c = s->priv_data;
+    AVCodecParameters *par = s->streams[0]->codecpar;
+    uint8_t *copy;
+    size_t pos = 1;
+    uint64_t fields;
+
+    if (!par->extradata_size) {
+        int ret = ff_alloc_extradata(par, (int)size);
+        if (ret < 0)
+            return ret;
+        memcpy(par->extradata, header, size);
     }
+    if (!(copy = av_memdup(header, size)))
+        return AVERROR(ENOMEM);
+    /* flags: u16 at byte 102 of the 2.x header fields (docs/bitstream.md) */
+    if (ff_tvc_read_uv(copy, size, &pos, &fields) == 0 && fields >= 104 && pos + fields + 4 == size &&
+        copy[pos] == 2) {
+        copy[pos + 102] |= 1;
+        AV_WL32(copy + size - 4, ff_tvc_crc(copy, size - 4));
+    }
+    avio_write(s->pb, (const uint8_t *)TVC_SIGNATURE, TVC_SIGNATURE_SIZE);
+    write_record(s->pb, copy, size);
+    av_free(copy);
+    c->header_written = 1;
     return 0;
 }
 
 static int tvc_write_header(AVFormatContext *s)
 {
     AVCodecParameters *par = s->streams[0]->codecpar;
-    avio_write(s->pb, (const uint8_t *)TVC_SIGNATURE, TVC_SIGNATURE_SIZE);
-    write_record(s->pb, par->extradata, par->extradata_size);
+    if (par->extradata_size > 0) {
+        if (par->extradata[0] != TVC_PKT_SEQUENCE_HEADER) {
+            av_log(s, AV_LOG_ERROR, "the TVC stream's extradata is not a sequence header\n");
+            return AVERROR_INVALIDDATA;
+        }
+        return write_file_header(s, par->extradata, par->extradata_size);
+    }
     return 0;
+}
+
+/* Size of the packet (type, uv header_size, fields, CRC) of a header-only packet at data. */
+static size_t header_packet_size(const uint8_t *data, size_t size)
+{
+    size_t pos = 1;
+    uint64_t fields;
+    if (size < 2 || data[0] != TVC_PKT_SEQUENCE_HEADER ||
+        ff_tvc_read_uv(data, size, &pos, &fields) < 0 || fields > size || pos + fields + 4 > size)
+        return 0;
+    return pos + (size_t)fields + 4;
 }
 
 static int tvc_write_packet(AVFormatContext *s, AVPacket *pkt)
@@ -60,16 +108,24 @@ static int tvc_write_packet(AVFormatContext *s, AVPacket *pkt)
     AVCodecParameters *par = s->streams[0]->codecpar;
     const uint8_t *data = pkt->data;
     size_t size = pkt->size;
+    size_t hsize = header_packet_size(data, size);
     TvcGopInfo g;
+    int ret;
 
-    if (size >= (size_t)par->extradata_size && data[0] == TVC_PKT_SEQUENCE_HEADER) {
-        if (memcmp(data, par->extradata, par->extradata_size)) {
+    if (hsize) {
+        if (!c->header_written && (ret = write_file_header(s, data, hsize)) < 0)
+            return ret;
+        if (hsize != (size_t)par->extradata_size || memcmp(data, par->extradata, hsize)) {
             av_log(s, AV_LOG_ERROR, "a packet carries a different TVC sequence header: "
                    "one .tvc file holds one stream\n");
             return AVERROR_INVALIDDATA;
         }
-        data += par->extradata_size;
-        size -= par->extradata_size;
+        data += hsize;
+        size -= hsize;
+    }
+    if (!c->header_written) {
+        av_log(s, AV_LOG_ERROR, "the TVC stream has no sequence header (no extradata, none in-band)\n");
+        return AVERROR_INVALIDDATA;
     }
     if (!size)
         return 0;
@@ -92,6 +148,9 @@ static int tvc_write_trailer(AVFormatContext *s)
     uint8_t fields[20];
     int n = 0, f = 0;
 
+    if (!c->header_written)
+        return 0; /* no header, no packet: nothing that could be a .tvc file */
+
     f += ff_tvc_write_uv(fields + f, c->gop_count);
     f += ff_tvc_write_uv(fields + f, c->frame_count);
     end[n++] = TVC_PKT_END;
@@ -112,8 +171,9 @@ const FFOutputFormat ff_tvc_muxer = {
     .p.audio_codec    = AV_CODEC_ID_NONE,
     .p.video_codec    = AV_CODEC_ID_TVC,
     .p.subtitle_codec = AV_CODEC_ID_NONE,
-    /* So ffmpeg asks the encoder for extradata rather than in-band headers. */
-    .p.flags          = AVFMT_GLOBALHEADER,
+    /* GLOBALHEADER: ffmpeg asks the encoder for extradata, not in-band headers.
+     * VARIABLE_FPS: frames are passed as they come, none duplicated or dropped. */
+    .p.flags          = AVFMT_GLOBALHEADER | AVFMT_VARIABLE_FPS,
 #else
 const AVOutputFormat ff_tvc_muxer = {
     .name             = "tvc",
@@ -122,7 +182,7 @@ const AVOutputFormat ff_tvc_muxer = {
     .audio_codec      = AV_CODEC_ID_NONE,
     .video_codec      = AV_CODEC_ID_TVC,
     .subtitle_codec   = AV_CODEC_ID_NONE,
-    .flags            = AVFMT_GLOBALHEADER,
+    .flags            = AVFMT_GLOBALHEADER | AVFMT_VARIABLE_FPS,
 #endif
     .priv_data_size   = sizeof(TvcMuxContext),
     .init             = tvc_init,
