@@ -336,3 +336,214 @@ def test_tvc_itself_as_an_rd_codec(tmp_path):
         assert out.decoded.y.shape == (9, 32, 48)
         sizes.append(out.num_bytes)
     assert sizes == sorted(sizes)  # higher quality level, more bytes
+
+
+# ------------------------------------------------------- downscaled anchors (issue 13)
+
+
+def test_scaled_size_is_even_and_about_one_nth():
+    from tvc_ffmpeg.rd.scaled import scaled_size
+
+    assert scaled_size(640, 272, 2) == (320, 136)
+    assert scaled_size(640, 272, 4) == (160, 68)
+    assert scaled_size(176, 144, 4) == (44, 36)
+    assert scaled_size(66, 50, 4) == (16, 12)  # 16.5 x 12.5 rounded to even
+    assert scaled_size(6, 6, 8) == (2, 2)  # never below 2 (4:2:0)
+    with pytest.raises(InvalidArgumentError, match="factor"):
+        scaled_size(64, 48, 0)
+
+
+def test_pad_and_crop_round_trip_with_edge_samples():
+    from tvc_ffmpeg.rd.scaled import crop_to, pad_to
+
+    clip = tiny_clip(frames=2, width=44, height=36).frames
+    padded = pad_to(clip, 64, 64)
+    assert padded.y.shape == (2, 64, 64) and padded.u.shape == (2, 32, 32)
+    np.testing.assert_array_equal(padded.y[:, :36, 63], padded.y[:, :36, 43])  # edge repeated
+    back = crop_to(padded, 44, 36)
+    for a, b in zip((back.y, back.u, back.v), (clip.y, clip.u, clip.v)):
+        np.testing.assert_array_equal(a, b)
+    assert pad_to(clip, 16, 16) is clip  # already large enough: untouched
+
+
+@needs_ffmpeg
+def test_lanczos_resize_keeps_frames_and_flat_pictures():
+    from tvc_ffmpeg.rd.scaled import lanczos_resize
+
+    flat = Yuv420Clip(np.full((3, 48, 64), 90, np.uint8), np.full((3, 24, 32), 100, np.uint8),
+                      np.full((3, 24, 32), 160, np.uint8))  # fmt: skip
+    small = lanczos_resize(flat, 32, 24, shutil.which("ffmpeg"))
+    assert small.y.shape == (3, 24, 32) and small.u.shape == (3, 12, 16)
+    assert set(np.unique(small.y)) == {90} and set(np.unique(small.v)) == {160}
+
+
+@needs_ffmpeg
+def test_downscaled_x265_decodes_at_full_size_and_counts_full_size_pixels():
+    from tvc_ffmpeg.rd import scaled_anchors
+
+    clip = tiny_clip(frames=8, width=64, height=48)
+    (codec,) = scaled_anchors(["x265"], [2], gop=4, ffmpeg=shutil.which("ffmpeg"), crfs=(45, 30))
+    assert codec.name == "x265 1/2" and list(codec.levels) == ["crf=45", "crf=30"]
+    coded = codec.encode_decode(clip, "crf=30")
+    assert coded.decoded.y.shape == (8, 48, 64) and coded.decoded.u.shape == (8, 24, 32)
+    assert coded.settings.startswith("scale=32x24:flags=lanczos ") and "preset slow" in coded.settings
+    assert coded.keyframes == 2
+    low, high = run_codec(codec, clip)
+    for p in (low, high):
+        assert (p.width, p.height, p.frames) == (64, 48, 8)
+        assert p.bpp == pytest.approx(8 * p.bytes / (64 * 48 * 8))  # over the FULL-size pixels
+    assert low.bytes < high.bytes and low.psnr_y < high.psnr_y
+    assert high.bytes == coded.num_bytes  # deterministic encoder, same point
+    # The same CRF at full size costs more bytes than at half size.
+    (full,) = run_codec(x265_full(), clip, levels=["crf=30"])
+    assert full.bytes > high.bytes
+
+
+def x265_full():
+    from tvc_ffmpeg.rd import x265
+
+    return x265(gop=4, preset="slow", crfs=(30,), ffmpeg=shutil.which("ffmpeg"))
+
+
+@needs_ffmpeg
+def test_downscaled_svtav1_pads_below_its_minimum_size():
+    from tvc_ffmpeg.rd import scaled_anchors
+
+    clip = tiny_clip(frames=4, width=64, height=64)  # 1/2 is 32x32: SVT-AV1 1.4 wants >= 64x64
+    (codec,) = scaled_anchors(["svtav1"], [2], gop=2, ffmpeg=shutil.which("ffmpeg"), crfs=(50,))
+    coded = codec.encode_decode(clip, "crf=50")
+    assert codec.name == "SVT-AV1 1/2"
+    assert "scale=32x32:flags=lanczos pad=64x64" in coded.settings
+    assert coded.decoded.y.shape == (4, 64, 64) and coded.keyframes == 2
+
+
+def test_scaled_anchors_refuse_unknown_codec_and_factor():
+    from tvc_ffmpeg.rd import scaled_anchors
+
+    with pytest.raises(InvalidArgumentError, match="no downscaled anchor"):
+        scaled_anchors(["x264"], [2])
+    with pytest.raises(InvalidArgumentError, match="factor"):
+        scaled_anchors(["x265"], [1])
+
+
+# --------------------------------------------------------------- the classic envelope
+
+
+def _line(lo_rate, hi_rate, q0, slope, n=5):
+    """Points on quality = q0 + slope * log10(rate / lo_rate): PCHIP reproduces it exactly."""
+    r = np.geomspace(lo_rate, hi_rate, n)
+    return r, q0 + slope * np.log10(r / lo_rate)
+
+
+def test_envelope_of_two_crossing_lines_is_their_maximum():
+    from tvc_ffmpeg.rd import lower_envelope
+
+    # A: 30 dB at 0.001 bpp, +10 dB per decade; B: 25 dB at 0.001, +20 per decade, over
+    # 0.002-0.1. They cross at 10^0.5 x 0.001 = 0.00316 bpp (35 dB).
+    ra, qa = _line(0.001, 0.1, 30.0, 10.0)
+    rb, qb = _line(0.002, 0.1, 25.0 + 20 * np.log10(2), 20.0)
+    dominated = ([0.005, 0.05], [20.0, 30.0])  # below both everywhere: no part of the envelope
+    env = lower_envelope({"A": (ra, qa), "B": (rb, qb), "C": dominated}, "psnr_y")
+    best = lambda r: max(30 + 10 * np.log10(r / 0.001), 25 + 20 * np.log10(r / 0.001) if r >= 0.002 else -1)  # noqa: E731
+    for rate in (0.001, 0.0015, 0.0025, 0.006, 0.02, 0.07, 0.1):
+        assert env.quality_at(rate) == pytest.approx(best(rate), abs=1e-3), rate
+    assert env.source_at(0.0015) == "A" and env.source_at(0.02) == "B"
+    assert "C" not in env.source
+    assert math.isnan(env.quality_at(0.0009)) and env.source_at(0.0009) == ""  # no extrapolation
+    assert np.all(np.diff(env.rates) > 0) and np.all(np.diff(env.quality) > 0)
+
+
+def test_envelope_keeps_a_lone_point_above_the_curves():
+    from tvc_ffmpeg.rd import lower_envelope
+
+    ra, qa = _line(0.001, 0.1, 30.0, 10.0)
+    env = lower_envelope({"A": (ra, qa), "floor only": ([0.01], [45.0])})
+    assert env.quality_at(0.01) == pytest.approx(45.0)
+    assert env.source_at(0.01) == "floor only"
+    assert env.quality_at(0.1) == pytest.approx(50.0)
+
+
+def test_bd_rate_against_the_envelope_known_answers():
+    from tvc_ffmpeg.rd import bd_rate_vs_envelope, lower_envelope
+
+    ra, qa = _line(0.001, 0.1, 30.0, 10.0)
+    rb, qb = _line(0.002, 0.1, 25.0 + 20 * np.log10(2), 20.0)
+    env = lower_envelope({"A": (ra, qa), "B": (rb, qb)})
+    same = bd_rate_vs_envelope(env, env.rates, env.quality)
+    assert same.percent == pytest.approx(0.0, abs=1e-9)
+    for factor in (0.5, 1.25, 3.0):
+        shifted = bd_rate_vs_envelope(env, env.rates * factor, env.quality)
+        assert shifted.percent == pytest.approx((factor - 1) * 100, abs=1e-6)
+    # A sparse curve on A alone, at 2x A's rate, over A's dominant range (30-35 dB).
+    r, q = _line(0.001, 0.003, 30.0, 10.0, n=4)
+    assert bd_rate_vs_envelope(env, 2 * r, q).percent == pytest.approx(100.0, abs=1e-6)
+
+
+def test_bd_rate_against_the_envelope_says_when_ranges_do_not_overlap():
+    from tvc_ffmpeg.rd import bd_rate_vs_envelope, lower_envelope
+
+    env = lower_envelope({"A": _line(0.001, 0.1, 30.0, 10.0)})
+    below = bd_rate_vs_envelope(env, [0.0002, 0.0005], [20.0, 24.0])
+    assert math.isnan(below.percent) and not below.defined
+    assert "no overlap" in below.note and "below" in below.note
+    assert below.test_range == (20.0, 24.0) and below.envelope_range == pytest.approx((30.0, 50.0))
+
+
+def _point(clip, codec, setting, bpp, psnr, msssim, vmaf=math.nan):
+    return RdPoint(clip, codec, setting, 64, 48, 8, 25.0, int(bpp * 64 * 48), bpp, bpp * 64 * 48 * 25 / 1000,
+                   psnr, psnr + 2.0, msssim, 2, 0.1, 0.01, 0.12, "", "", vmaf)  # fmt: skip
+
+
+def _envelope_run_points(vmaf=False):
+    pts = []
+    for codec, factor, bonus in (("x265", 1.0, 0.0), ("x265 1/2", 0.6, -1.0), ("SVT-AV1 1/4", 0.4, -3.0)):
+        for i, (r, q) in enumerate(zip(RATES * factor, PSNR + bonus)):
+            pts.append(_point("clipA", codec, f"crf={i}", r, q, 0.8 + q / 500, q * 2 if vmaf else math.nan))
+    for i, (r, q) in enumerate([(0.0005, 24.0), (0.004, 28.5), (0.009, 31.0)]):
+        pts.append(_point("clipA", "TVC", str(i), r, q, 0.8 + q / 500, q * 2 if vmaf else math.nan))
+    return pts
+
+
+def test_report_sets_tvc_beside_the_envelope():
+    from tvc_ffmpeg.rd.report import envelope_tables
+
+    md = envelope_tables(_envelope_run_points())
+    assert "| clipA | TVC | 0 | 0.0005 | 24.00 (below every classic curve)" in md
+    assert "none reaches this rate |" in md
+    row = next(line for line in md.splitlines() if line.startswith("| clipA | TVC | 2 |"))
+    assert "31.00 (" in row and "33.00 (" in row  # PSNR-Y and PSNR-YUV, each with the envelope's value
+    bd = next(line for line in md.splitlines() if line.startswith("| clipA | TVC |") and "%" in line)
+    assert bd.count("%") == 3 and "VMAF" not in md  # PSNR-Y, PSNR-YUV, MS-SSIM-Y; no VMAF measured
+    assert "| clipA | x265 1/2 |" not in md  # classic curves are the envelope, not tested against it
+
+
+def test_report_adds_vmaf_when_measured():
+    from tvc_ffmpeg.rd.report import envelope_tables
+
+    md = envelope_tables(_envelope_run_points(vmaf=True))
+    assert "BD-rate VMAF" in md
+    bd = next(line for line in md.splitlines() if line.startswith("| clipA | TVC |") and "%" in line)
+    assert bd.count("%") == 4
+
+
+def test_tvc_eval_rd_renders_the_same_report(tmp_path, caplog):
+    from tvc_ffmpeg.cli.eval import main as eval_main
+
+    write_csv(_envelope_run_points(), tmp_path / "in.csv")
+    out = tmp_path / "out"
+    assert eval_main(["rd", "--from-csv", str(tmp_path / "in.csv"), "--out", str(out), "--no-plots"]) == 0
+    md = (out / "rd.md").read_text()
+    assert "Command: `tvc eval rd --from-csv" in md
+    assert "Against the classic envelope" in md and "below every classic curve" in md
+    assert eval_main(["rd", "--clips", "bikes", "--scales", "1", "--out", str(out)]) == 1
+    assert "downscale factors >= 2, got 1" in caplog.text
+
+
+def test_merge_keeps_earlier_curves_not_rerun():
+    from tvc_ffmpeg.rd.harness import merge
+
+    old = _envelope_run_points()
+    new = [_point("clipA", "TVC", "0", 0.001, 25.0, 0.9)]
+    merged = merge(new, old)
+    assert [p for p in merged if p.codec == "TVC"] == new
+    assert sum(p.codec == "x265 1/2" for p in merged) == len(RATES)

@@ -1,4 +1,5 @@
-"""``tvc eval tokenizer``: token-only reconstruction quality on the validation clips."""
+"""``tvc eval tokenizer``: token-only reconstruction quality on the validation clips.
+``tvc eval rd``: the RD benchmark against the classic encoders (the code bench/rd.py runs)."""
 
 from __future__ import annotations
 
@@ -37,10 +38,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--gop", type=int, default=17, help="GoP length in frames, 1 + 8k (default %(default)s)")
     t.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     t.add_argument("--cache", default=None, help="data cache (default: $TVC_CACHE, else ~/.cache/tvc_ffmpeg)")
+    # Listed here for 'tvc eval --help'; its own options are parsed by the harness (main below).
+    sub.add_parser("rd", add_help=False, help="RD curves against x264/x265/SVT-AV1/libaom, full size and "
+                   "downscaled, BD-rates against their envelope (tvc eval rd --help)")  # fmt: skip
     return p
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["rd"]:
+        from ..rd.harness import main as rd_main
+
+        return rd_main(argv[1:], prog="tvc eval rd")
     args = build_parser().parse_args(argv)
     if args.gop < 1 or (args.gop - 1) % 8:
         raise EvalArgumentError(f"--gop must be 1 + 8k frames, got {args.gop}")

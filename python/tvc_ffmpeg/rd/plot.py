@@ -1,5 +1,8 @@
 """RD plots as PNG: PSNR-Y and MS-SSIM-Y against bpp (log axis), one figure per clip.
 
+Downscaled classic curves ("x265 1/2") are dashed in their full-size curve's colour family;
+the envelope of all classic curves (:mod:`.envelope`) is a thick grey line under them.
+
 Needs matplotlib (optional dependency, ``pip install matplotlib``); the Agg backend is
 used, so no display is needed.
 """
@@ -11,6 +14,7 @@ from pathlib import Path
 from typing import Dict, List, Sequence
 
 from ..errors import InvalidArgumentError
+from .envelope import ENVELOPE, clip_envelopes
 from .points import RdPoint, floor_points
 
 PANELS = (("psnr_y", "PSNR-Y (dB)"), ("ms_ssim_y", "MS-SSIM-Y"))
@@ -37,11 +41,16 @@ def plot_clip(points: Sequence[RdPoint], clip: str, path: os.PathLike) -> Path:
     for p in pts:
         by_codec.setdefault(p.codec, []).append(p)
     floors = {p.codec: p for p in floor_points(pts)}
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(10, 4), dpi=90)
+    envelopes = clip_envelopes(pts, [m for m, _ in PANELS]).get(clip, {})
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(11, 4.5), dpi=90)
     for ax, (metric, label) in zip(axes, PANELS):
+        if metric in envelopes:
+            env = envelopes[metric]
+            ax.plot(env.rates, env.quality, color="0.6", lw=5, alpha=0.5, label=ENVELOPE, zorder=0)
         for codec, cpts in by_codec.items():
             cpts = sorted(cpts, key=lambda q: q.bpp)
-            (line,) = ax.plot([q.bpp for q in cpts], [getattr(q, metric) for q in cpts], marker="o", ms=3, label=codec)
+            style = "--" if "1/" in codec else "-"  # downscaled anchors dashed
+            (line,) = ax.plot([q.bpp for q in cpts], [getattr(q, metric) for q in cpts], style, marker="o", ms=3, label=codec)
             f = floors[codec]
             ax.plot([f.bpp], [getattr(f, metric)], marker="o", ms=8, mfc="none", color=line.get_color())
         ax.set_xscale("log")
@@ -50,8 +59,9 @@ def plot_clip(points: Sequence[RdPoint], clip: str, path: os.PathLike) -> Path:
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
     first = pts[0]
-    fig.suptitle(f"{clip} {first.width}x{first.height}, {first.frames} frames (open circle: floor)")
-    axes[0].legend(fontsize=8)
+    fig.suptitle(f"{clip} {first.width}x{first.height}, {first.frames} frames "
+                 "(open circle: lowest rate of a curve; dashed: downscaled, lanczos down and up)")
+    axes[0].legend(fontsize=7, ncol=2)
     fig.tight_layout()
     out = Path(path)
     fig.savefig(out)

@@ -11,6 +11,7 @@ from typing import Dict, Iterable, List, Sequence, Tuple
 
 from ..errors import InvalidArgumentError, InvalidDataError
 from .bdrate import bd_rate, quality_at_rate
+from .envelope import CLASSIC_FAMILIES, ENVELOPE, bd_rate_vs_envelope, clip_envelopes, is_classic
 from .points import RdPoint, floor_points
 
 log = logging.getLogger(__name__)
@@ -151,12 +152,69 @@ def quality_at_table(points: Sequence[RdPoint], rates_bpp: Sequence[float]) -> s
     return "\n".join(lines)
 
 
+# Metrics compared against the classic envelope; PSNR-YUV sits beside PSNR-Y so that a
+# colour cast (free in PSNR-Y, plain to every viewer) shows up. VMAF only when measured.
+ENVELOPE_METRICS = {"psnr_y": "PSNR-Y", "psnr_yuv": "PSNR-YUV", "ms_ssim_y": "MS-SSIM-Y", "vmaf": "VMAF"}
+_DIGITS = {"psnr_y": ".2f", "psnr_yuv": ".2f", "ms_ssim_y": ".4f", "vmaf": ".2f"}
+
+
+def envelope_tables(points: Sequence[RdPoint], families: Sequence[str] = CLASSIC_FAMILIES) -> str:
+    """Every non-classic point next to the classic envelope at its rate, and BD-rates against it."""
+    envs = clip_envelopes(points, list(ENVELOPE_METRICS), families)
+    metrics = [m for m in ENVELOPE_METRICS if any(m in e for e in envs.values())]
+    tested = [p for p in points if not is_classic(p.codec, families)]
+    if not tested or not envs:
+        return "(no envelope table: the run needs classic curves and at least one other codec)"
+    head = " | ".join(f"{ENVELOPE_METRICS[m]} (envelope)" for m in metrics)
+    lines = [
+        f"| clip | codec | setting | bpp | {head} | best classic curve at this rate (PSNR-Y) |",
+        "|---|---|---|---:|" + "---:|" * len(metrics) + "---|",
+    ]
+    for p in sorted(tested, key=lambda q: (q.clip, q.codec, q.bpp)):
+        env = envs.get(p.clip, {})
+        cells = []
+        for m in metrics:
+            ours = _fmt(getattr(p, m), _DIGITS[m])
+            theirs = env[m].quality_at(p.bpp) if m in env else math.nan
+            cells.append(f"{ours} ({_fmt(theirs, _DIGITS[m]) if math.isfinite(theirs) else 'below every classic curve'})")
+        best = env["psnr_y"].source_at(p.bpp) if "psnr_y" in env else ""
+        lines.append(f"| {p.clip} | {p.codec} | {p.setting} | {p.bpp:.4f} | " + " | ".join(cells) + f" | {best or 'none reaches this rate'} |")
+    lines += ["", f"BD-rate (bpp) against the {ENVELOPE}, over the overlapping quality range "
+              "(negative: fewer bits than the best classic choice at equal quality):", ""]
+    lines += ["| clip | codec | " + " | ".join(f"BD-rate {ENVELOPE_METRICS[m]}" for m in metrics) + " |",
+              "|---|---|" + "---|" * len(metrics)]
+    by_curve: Dict[Tuple[str, str], List[RdPoint]] = {}
+    for p in tested:
+        by_curve.setdefault((p.clip, p.codec), []).append(p)
+    for (clip, codec), pts in by_curve.items():
+        env = envs.get(clip, {})
+        cells = []
+        for m in metrics:
+            values = [getattr(p, m) for p in pts]
+            if m not in env or not all(math.isfinite(v) for v in values):
+                cells.append("not measured")
+                continue
+            r = bd_rate_vs_envelope(env[m], [p.bpp for p in pts], values)
+            spec = _DIGITS[m]
+            ranges = (f"{codec} {format(r.test_range[0], spec)}-{format(r.test_range[1], spec)}, "
+                      f"envelope {format(r.envelope_range[0], spec)}-{format(r.envelope_range[1], spec)}")
+            if r.defined:
+                lo, hi = max(r.test_range[0], r.envelope_range[0]), min(r.test_range[1], r.envelope_range[1])
+                cells.append(f"{r.percent:+.1f} % (over {format(lo, spec)}-{format(hi, spec)})")
+            else:
+                cells.append(f"n/a, {r.note} ({ranges})")
+        lines.append(f"| {clip} | {codec} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def markdown_report(points: Sequence[RdPoint], anchor: str, at_bpp: Sequence[float], command: str, header: str = "") -> str:
     parts = ["# RD results", ""]
     if header:
         parts += [header, ""]
     parts += [f"Command: `{command}`", ""]
     parts += ["## Floor (lowest rate reached) per codec", "", floor_table(points), ""]
+    parts += [f"## Against the {ENVELOPE} (best quality any classic curve reaches at each rate: "
+              "full size, floors, downscaled)", "", envelope_tables(points), ""]
     parts += [f"## BD-rate (bpp) against {anchor}, over the overlapping quality range", "", bd_rate_table(points, anchor), ""]
     if at_bpp:
         parts += ["## Quality at fixed rates (interpolated; n/a outside a curve)", "", quality_at_table(points, at_bpp), ""]
