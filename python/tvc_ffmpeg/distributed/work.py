@@ -11,19 +11,25 @@ import time
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Tuple
 
+from typing import TYPE_CHECKING
+
 from ..bitstream import GopPacket, SequenceHeader, TvcWriter
-from ..codec import CodecModel, Encoder
 from ..errors import InvalidDataError
-from ..files import encode_into
 from ..settings import EncoderSettings
 from ..video import Frame, VideoInfo, open_input
 from .plan import FrameRange
 
+if TYPE_CHECKING:
+    from ..codec import CodecModel
+
+# The codec (and torch) are imported inside the functions: the driver imports this module
+# to name the tasks, and stays light (bench/distributed.py measures its memory).
+
 # One model per settings per worker process: loading costs seconds, a GoP far less.
-_MODELS: Dict[EncoderSettings, CodecModel] = {}
+_MODELS: Dict[EncoderSettings, "CodecModel"] = {}
 
 
-def model_for(settings: EncoderSettings) -> CodecModel:
+def model_for(settings: EncoderSettings) -> "CodecModel":
     model = _MODELS.get(settings)
     if model is None:
         model = _MODELS[settings] = settings.load_model()
@@ -66,6 +72,8 @@ def read_range(r: FrameRange) -> Iterator[Frame]:
 def encode_range(r: FrameRange, info: VideoInfo, settings: EncoderSettings) -> RangeResult:
     """Codes the GoPs of one range as the serial encoder codes them (quality mode: the
     same bytes; bitrate mode: the range has its own budget, docs/distributed.md)."""
+    from ..codec import Encoder
+
     model = model_for(settings)
     with Encoder(info, settings, model=model, first_gop_index=r.first_gop) as enc:
         packets: List[GopPacket] = []
@@ -109,6 +117,9 @@ class FileResult:
 def encode_file(source: str, target: str, settings: EncoderSettings) -> FileResult:
     """Codes one whole file serially into ``target`` (written under a temporary name and
     renamed on success, so a killed worker leaves no half file under the real name)."""
+    from ..codec import Encoder
+    from ..files import encode_into
+
     began = time.perf_counter()
     model = model_for(settings)
     with open_input(source) as reader, Encoder(reader.info, settings, model=model) as enc, \
