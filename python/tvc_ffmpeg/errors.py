@@ -136,9 +136,10 @@ class TrainArgumentError(InvalidArgumentError):
     """Invalid options of ``tvc train``."""
 
 
-class ClusterError(TvcError, RuntimeError):
+class ClusterError(BackendError):
     """Parallel encoding (tvc_ffmpeg.distributed) could not run: Ray is not installed, the
-    cluster cannot be reached, or workers disagree on the stream they code."""
+    cluster cannot be reached, a task's workers kept dying, or workers disagree on the
+    stream they code. Ray is the runtime the encoder runs on there, hence BackendError."""
 
 
 class DataAssemblyError(TvcError, RuntimeError):
