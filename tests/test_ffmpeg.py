@@ -302,3 +302,18 @@ def test_graft_refuses_a_tree_it_does_not_know(tmp_path):
     with pytest.raises(graft.GraftError, match=r"configure: anchor line .*libdav1d.* not found"):
         graft.graft(tree)
     assert (tree / "configure").read_text() == "#!/bin/sh\n"  # nothing written
+
+
+# ------------------------------------------------------------------ the command
+
+
+def test_build_command_reuses_the_cached_build(ff, capsys):
+    assert tvc_main(["ffmpeg", "build"]) == 0
+    captured = capsys.readouterr()
+    assert f"ffmpeg:  {ff.ffmpeg}" in captured.out and f"ffprobe: {ff.ffprobe}" in captured.out
+    assert "(reused)" in captured.out and "already built" in captured.err
+
+
+def test_build_command_refuses_zero_jobs(capsys):
+    assert tvc_main(["ffmpeg", "build", "--jobs", "0"]) == 2
+    assert "--jobs must be at least 1" in capsys.readouterr().err

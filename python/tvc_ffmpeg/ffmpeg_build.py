@@ -253,6 +253,7 @@ def build(source: Optional[Path] = None, prefix: Optional[Path] = None, jobs: Op
     ghash = graft.graft_hash()
     args = configure_args(libdir)
     key = build_key(version, ghash, libdir, args)
+    default_prefix = prefix is None
     prefix = Path(prefix).resolve() if prefix is not None else cache_dir() / "builds" / f"{version}-{key}"
     stamp = prefix / "share" / "tvc-ffmpeg-build.json"
     ffmpeg, ffprobe = prefix / "bin" / "ffmpeg", prefix / "bin" / "ffprobe"
@@ -288,6 +289,11 @@ def build(source: Optional[Path] = None, prefix: Optional[Path] = None, jobs: Op
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(json.dumps({"key": key, "version": version, "graft": ghash, "libtvc": libdir,
                                  "source": str(tree)}, indent=1))
+    if default_prefix:
+        # Builds of this version with an older graft or libtvc are stale: keep the cache small.
+        for old in prefix.parent.glob(f"{version}-*"):
+            if old != prefix:
+                shutil.rmtree(old, ignore_errors=True)
     return BuildResult(ffmpeg, ffprobe, prefix, version, time.monotonic() - start, False)
 
 
