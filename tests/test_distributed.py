@@ -5,6 +5,7 @@ quality) or against the target (bitrate); frame counts are exact everywhere."""
 
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from tvc_ffmpeg.bitstream import Damaged, TvcReader
 from tvc_ffmpeg.cli import main
 from tvc_ffmpeg.codec import Encoder
-from tvc_ffmpeg.errors import InvalidArgumentError, InvalidDataError
+from tvc_ffmpeg.errors import ClusterError, InvalidArgumentError, InvalidDataError
 from tvc_ffmpeg.settings import EncoderSettings
 from tvc_ffmpeg.video import Frame, VideoInfo, open_input, y4m
 
@@ -142,9 +143,20 @@ def test_y4m_range_of_a_truncated_file_fails_like_the_serial_reader(tmp_path):
         list(distributed.read_range(last))
 
 
-def test_stdin_cannot_be_split():
+def test_stdin_cannot_be_split(tmp_path, capsys):
     with pytest.raises(InvalidArgumentError, match="not '-'"):
         distributed.index_input("-")
+    assert main(["encode", "-", str(tmp_path / "o.tvc"), "--workers", "2"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tvc encode: error: parallel encoding needs an input file") and "Traceback" not in err
+    assert not (tmp_path / "o.tvc").exists()
+
+
+def test_without_ray_the_error_names_the_extra(clips, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
+    with pytest.raises(ClusterError, match=r'pip install "tvc-ffmpeg\[ray\]"'):
+        distributed.encode_parallel(clips["y4m"], tmp_path / "o.tvc", SETTINGS, workers=2)
+    assert not (tmp_path / "o.tvc").exists()
 
 
 # ------------------------------------------------------------------ on the cluster
