@@ -539,11 +539,23 @@ def test_tvc_eval_rd_renders_the_same_report(tmp_path, caplog):
     assert "downscale factors >= 2, got 1" in caplog.text
 
 
-def test_merge_keeps_earlier_curves_not_rerun():
+def test_merge_keeps_earlier_curves_not_rerun(tmp_path):
+    from tvc_ffmpeg.rd.harness import main as harness_main
     from tvc_ffmpeg.rd.harness import merge
 
     old = _envelope_run_points()
     new = [_point("clipA", "TVC", "0", 0.001, 25.0, 0.9)]
-    merged = merge(new, old)
-    assert [p for p in merged if p.codec == "TVC"] == new
+    other = [_point("clipA", "TVC", "9", 0.5, 40.0, 0.99), _point("clipA", "x264", "floor", 0.01, 30.0, 0.9)]
+    merged = merge(new, old, other)
+    assert [p for p in merged if p.codec == "TVC"] == new  # the first source of a curve wins
     assert sum(p.codec == "x265 1/2" for p in merged) == len(RATES)
+    assert [p.setting for p in merged if p.codec == "x264"] == ["floor"]
+    # From the command line: tables from one CSV plus curves from two others, rd.csv rewritten.
+    for name, pts in (("a.csv", new), ("b.csv", old), ("c.csv", other)):
+        write_csv(pts, tmp_path / name)
+    out = tmp_path / "out"
+    argv = ["--from-csv", str(tmp_path / "a.csv"), "--merge-csv", str(tmp_path / "b.csv"),
+            "--merge-csv", str(tmp_path / "c.csv"), "--out", str(out), "--no-plots"]  # fmt: skip
+    assert harness_main(argv) == 0
+    assert len(read_csv(out / "rd.csv")) == len(merged)
+    assert "Curves merged in from:" in (out / "rd.md").read_text()

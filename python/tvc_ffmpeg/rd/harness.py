@@ -114,8 +114,9 @@ def build_parser(prog: str = "python bench/rd.py") -> argparse.ArgumentParser:
     p.add_argument("--scaled-codecs", nargs="*", default=list(SCALED_CRFS), metavar="CODEC",
                    help=f"codecs for the downscaled anchors (default: x265 preset {SCALED_PRESETS['x265']}, "
                    f"svtav1 preset {SCALED_PRESETS['svtav1']}; CRF sweeps {SCALED_CRFS})")  # fmt: skip
-    p.add_argument("--merge-csv", type=Path, default=None, metavar="CSV",
-                   help="keep this earlier run's points for every (clip, codec) this run does not measure")  # fmt: skip
+    p.add_argument("--merge-csv", type=Path, action="append", default=[], metavar="CSV",
+                   help="add an earlier run's points for every (clip, codec) not already present (repeatable: "
+                   "the first CSV wins); works with --from-csv too, and rd.csv then holds the merged points")  # fmt: skip
     p.add_argument("--extra-codec", action="append", default=[], metavar="MODULE:NAME",
                    help="also run an RdCodec object (e.g. our codec) importable as MODULE.NAME")  # fmt: skip
     p.add_argument("--tvc", action="store_true", help="also run TVC itself at every quality level (shipped model)")
@@ -174,11 +175,16 @@ def run(args: argparse.Namespace) -> List[RdPoint]:
     return points
 
 
-def merge(points: List[RdPoint], earlier: Sequence[RdPoint]) -> List[RdPoint]:
-    """``points`` plus the earlier points of every (clip, codec) that ``points`` lacks."""
-    measured = {(p.clip, p.codec) for p in points}
-    kept = [p for p in earlier if (p.clip, p.codec) not in measured]
-    return kept + points
+def merge(points: List[RdPoint], *earlier: Sequence[RdPoint]) -> List[RdPoint]:
+    """``points``, then from each earlier run in turn the curves (clip, codec) not yet present.
+
+    Why: the classic encoders are deterministic (a re-run gives the same bytes and metrics),
+    so a run that adds curves need not spend half an hour re-encoding the others."""
+    out = list(points)
+    for run_points in earlier:
+        have = {(p.clip, p.codec) for p in out}
+        out += [p for p in run_points if (p.clip, p.codec) not in have]
+    return out
 
 
 def main(argv: Optional[Sequence[str]] = None, prog: str = "python bench/rd.py") -> int:
@@ -186,23 +192,24 @@ def main(argv: Optional[Sequence[str]] = None, prog: str = "python bench/rd.py")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     command = f"{prog} " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     try:
+        earlier = [read_csv(path) for path in args.merge_csv]  # a bad CSV fails before any encoding
         if args.from_csv is not None:
-            points = read_csv(args.from_csv)
+            points = merge(read_csv(args.from_csv), *earlier)
             ffmpeg_line = next((p.encoder for p in points if p.encoder), "")
         else:
-            earlier = read_csv(args.merge_csv) if args.merge_csv is not None else []  # a bad CSV fails before encoding
-            points = merge(run(args), earlier)
+            points = merge(run(args), *earlier)
             ffmpeg_line = ffmpeg_version(args.ffmpeg or default_ffmpeg())
         args.out.mkdir(parents=True, exist_ok=True)
-        if args.from_csv is None:
+        write_csv_too = args.from_csv is None or bool(args.merge_csv)
+        if write_csv_too:
             write_csv(points, args.out / "rd.csv")
         now = f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
+        merged = f" Curves merged in from: {', '.join(map(str, args.merge_csv))}." if args.merge_csv else ""
         if args.from_csv is None:
             header = f"Measured {now} on {machine_line()}; encoders: {ffmpeg_line}; decoders and metrics: PyAV + tvc_ffmpeg.metrics."
-            if args.merge_csv is not None:
-                header += f" Curves not run here are from {args.merge_csv}."
         else:
             header = f"Tables rendered {now} from {args.from_csv} (encoders: {ffmpeg_line}); no encoding was run."
+        header += merged
         (args.out / "rd.md").write_text(markdown_report(points, args.anchor, args.at_bpp, command, header))
         if not args.no_plots:
             from .plot import plot_all
@@ -211,7 +218,7 @@ def main(argv: Optional[Sequence[str]] = None, prog: str = "python bench/rd.py")
     except (TvcError, FileNotFoundError, ImportError) as exc:
         log.error("%s", exc)
         return 1
-    written = (["rd.csv"] if args.from_csv is None else []) + ["rd.md"] + ([] if args.no_plots else ["rd_<clip>.png"])
+    written = (["rd.csv"] if write_csv_too else []) + ["rd.md"] + ([] if args.no_plots else ["rd_<clip>.png"])
     print(f"wrote {', '.join(written)} in {args.out}")
     return 0
 
