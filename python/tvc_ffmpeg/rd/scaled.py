@@ -12,10 +12,13 @@ that curve for any :class:`~.classic.ClassicCodec`:
    elementary stream's bytes by the FULL-size pixel count (:func:`.points.measure` uses the
    source clip's size), so the curves share one rate axis with every other codec.
 
-Debian's SVT-AV1 1.4.1 refuses pictures narrower or shorter than 64 samples (carphone at
-1/4 is 44x36). Such a picture is padded by repeating its edge samples up to the encoder's
-minimum and cropped after decoding; the padding's bytes are counted, so the curve is
-charged for it, and ``args`` records it.
+Pictures below 64x64 (carphone at 1/4 is 44x36) are padded by repeating their edge samples
+up to 64x64 and cropped after decoding; the padding's bytes are counted, so the curve is
+charged for it, and ``args`` records it. Why: Debian's SVT-AV1 1.4.1 refuses them ("Source
+Width must be at least 64"), and Debian's x265 3.5 (preset slow) aborts on them more often
+than not ("free(): invalid next size", heap corruption) where the padded picture, one
+64x64 coding tree unit, encodes every time (and to fewer bytes: 1292 against 1302 for
+carphone at CRF 51 in the one run that got through).
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ from ..metrics import Yuv420Clip
 from .classic import DEFAULT_GOP, ClassicCodec, _run_ffmpeg, raw_yuv420, svtav1, x265
 from .interface import CodedClip, Level, SourceClip, timed
 
-# The smallest picture each encoder accepts (width, height); absent: no limit that matters.
-MIN_SIZE = {"libsvtav1": (64, 64)}
+# The smallest picture each encoder is given (width, height); see the module's docstring.
+MIN_SIZE = {"libsvtav1": (64, 64), "libx265": (64, 64)}
 
 
 def scaled_size(width: int, height: int, factor: int) -> Tuple[int, int]:
