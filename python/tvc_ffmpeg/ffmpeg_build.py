@@ -45,7 +45,8 @@ MUXERS = ("matroska", "mpegts", "nut", "yuv4mpegpipe", "rawvideo", "mp4", "mov",
 PARSERS = ("h264", "hevc", "vp8", "vp9", "av1", "mpeg4video", "mpegvideo", "mjpeg", "png", "aac", "opus",
            "vorbis", "flac", "mpegaudio")
 PROTOCOLS = ("file", "pipe", "udp", "tcp", "rtp", "data")
-FILTERS = ("scale", "format", "null", "fps", "crop", "pad", "setpts", "trim", "testsrc", "testsrc2", "color",
+# setparams: FFmpeg 7.x takes an encoder's colour tags from the frames, so that is how a user sets them.
+FILTERS = ("scale", "format", "null", "fps", "crop", "pad", "setpts", "setparams", "trim", "testsrc", "testsrc2", "color",
            "nullsrc", "aresample", "anull", "aformat", "setsar", "split", "select", "copy", "showinfo")
 BSFS = ("h264_mp4toannexb", "hevc_mp4toannexb", "aac_adtstoasc", "extract_extradata", "null")
 # pkg-config name -> (configure switch, components it brings)
