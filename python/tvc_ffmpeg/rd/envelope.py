@@ -141,8 +141,8 @@ def bd_rate_vs_envelope(env: Envelope, rates: Sequence[float], quality: Sequence
     if tr.size < 2:
         return EnvelopeBdRate(nan, test_range, env_range, "fewer than two non-dominated points")
     if not min(test_range[1], env_range[1]) > max(test_range[0], env_range[0]):
-        side = "below" if test_range[1] <= env_range[0] else "above"
-        return EnvelopeBdRate(nan, test_range, env_range, f"no overlap: the whole curve is {side} the envelope's quality range")
+        side = "below the envelope's lowest" if test_range[1] <= env_range[0] else "above the envelope's highest"
+        return EnvelopeBdRate(nan, test_range, env_range, f"no overlap: every point is {side} quality")
     return EnvelopeBdRate(bd_rate(env.rates, env.quality, tr, tq), test_range, env_range)
 
 

@@ -44,6 +44,7 @@ from typing import List, Optional, Sequence
 from ..data.cache import CacheLayout
 from ..data.clips import read_yuv420
 from ..errors import InvalidArgumentError, TvcError
+from .envelope import family, is_classic
 from .classic import CLASSIC_BUILDERS, classic_codecs, default_ffmpeg, ffmpeg_version
 from .interface import RdCodec, SourceClip
 from .points import RdPoint, run_codec
@@ -184,7 +185,12 @@ def merge(points: List[RdPoint], *earlier: Sequence[RdPoint]) -> List[RdPoint]:
     for run_points in earlier:
         have = {(p.clip, p.codec) for p in out}
         out += [p for p in run_points if (p.clip, p.codec) not in have]
-    return out
+    if not earlier:
+        return out
+    # Tables list points in this order: per clip, full-size classic curves, downscaled ones, others.
+    clips = list(dict.fromkeys(p.clip for p in out))
+    kind = lambda c: 2 if not is_classic(c) else (1 if family(c) != c else 0)  # noqa: E731
+    return sorted(out, key=lambda p: (clips.index(p.clip), kind(p.codec)))
 
 
 def main(argv: Optional[Sequence[str]] = None, prog: str = "python bench/rd.py") -> int:
