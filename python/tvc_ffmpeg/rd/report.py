@@ -132,7 +132,8 @@ def bd_rate_table(points: Sequence[RdPoint], anchor: str) -> str:
         "|---|---|---:|---:|",
     ]
     for clip, codec, values in bd_rate_rows(points, anchor):
-        lines.append(f"| {clip} | {codec} | {_fmt(values['psnr_y'], '+.1f')} % | {_fmt(values['ms_ssim_y'], '+.1f')} % |")
+        pct = lambda x: f"{x:+.1f} %" if math.isfinite(x) else "n/a (no overlap)"  # noqa: E731
+        lines.append(f"| {clip} | {codec} | {pct(values['psnr_y'])} | {pct(values['ms_ssim_y'])} |")
     return "\n".join(lines)
 
 
