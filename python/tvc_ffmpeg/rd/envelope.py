@@ -147,6 +147,7 @@ def bd_rate_vs_envelope(env: Envelope, rates: Sequence[float], quality: Sequence
 
 
 def overlap_range(result: EnvelopeBdRate) -> Optional[Tuple[float, float]]:
+    """The quality interval a BD-rate was computed over; None when the ranges do not overlap."""
     lo = max(result.test_range[0], result.envelope_range[0])
     hi = min(result.test_range[1], result.envelope_range[1])
     return (lo, hi) if hi > lo else None

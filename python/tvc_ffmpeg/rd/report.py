@@ -11,7 +11,7 @@ from typing import Dict, Iterable, List, Sequence, Tuple
 
 from ..errors import InvalidArgumentError, InvalidDataError
 from .bdrate import bd_rate, quality_at_rate
-from .envelope import CLASSIC_FAMILIES, ENVELOPE, bd_rate_vs_envelope, clip_envelopes, is_classic
+from .envelope import CLASSIC_FAMILIES, ENVELOPE, bd_rate_vs_envelope, clip_envelopes, is_classic, overlap_range
 from .points import RdPoint, floor_points
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,7 @@ def envelope_tables(points: Sequence[RdPoint], families: Sequence[str] = CLASSIC
             ranges = (f"{codec} {format(r.test_range[0], spec)}-{format(r.test_range[1], spec)}, "
                       f"envelope {format(r.envelope_range[0], spec)}-{format(r.envelope_range[1], spec)}")
             if r.defined:
-                lo, hi = max(r.test_range[0], r.envelope_range[0]), min(r.test_range[1], r.envelope_range[1])
+                lo, hi = overlap_range(r)
                 cells.append(f"{r.percent:+.1f} % (over {format(lo, spec)}-{format(hi, spec)})")
             else:
                 cells.append(f"n/a, {r.note} ({ranges})")
