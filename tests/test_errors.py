@@ -73,7 +73,7 @@ def _exception_classes_in_errors() -> list:
 
 # `tvc data` failures (a download, a Debian package) never cross the C API, so they
 # keep TvcError's default code instead of claiming a codec category.
-NO_NATIVE_CATEGORY = {"TvcError", "DataAssemblyError", "PackagedClipError"}
+NO_NATIVE_CATEGORY = {"TvcError", "DataAssemblyError", "PackagedClipError", "FFmpegBuildError"}
 
 
 def test_narrower_classes_carry_their_base_code():

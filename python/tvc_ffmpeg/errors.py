@@ -146,6 +146,10 @@ class DataAssemblyError(TvcError, RuntimeError):
     """A source of training or validation material could not be fetched or read."""
 
 
+class FFmpegBuildError(TvcError, RuntimeError):
+    """A step of ``tvc ffmpeg build`` failed: which one, and where its log is."""
+
+
 class PackagedClipError(DataAssemblyError):
     """One packaged clip could not be fetched, found in its package, or decoded.
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple
 
-from .errors import TvcError
+from .errors import FFmpegBuildError
 
 # The Debian release whose FFmpeg is fetched when no tree is given: the one this machine runs
 # (bookworm = FFmpeg 5.1); trixie gives 7.1.
@@ -59,10 +59,6 @@ EXTERNAL = {
 GPL_LIBS = ("x264", "x265")
 
 Progress = Callable[[str], None]
-
-
-class FFmpegBuildError(TvcError, RuntimeError):
-    """A step of the FFmpeg build failed: which one, and where its log is."""
 
 
 @dataclass(frozen=True)
