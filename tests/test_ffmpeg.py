@@ -201,6 +201,49 @@ def test_damaged_packet_in_tvc_loses_only_its_gop(ff, tmp_path):
     assert "CRC" in proc.stderr
 
 
+def _damage_size_field(data: bytearray, records, case: str) -> None:
+    """Damages the size field of the second GoP's record (records[2]) in one of three ways."""
+    (packet, size), (next_packet, next_size) = records[2], records[3]
+    assert size < 128 and next_size < 128  # one-byte sizes: the tiny clip's GoPs are small
+    if case == "too-long":
+        # Ends inside the next GoP's record: trusting it, a reader loses that GoP as well.
+        data[packet - 1] = size + (next_packet - packet) // 2 + 2
+        assert data[packet - 1] < 128
+    elif case == "past-eof":
+        # Two bytes of size (the first payload byte with it): a record longer than the file.
+        data[packet - 1:packet + 1] = b"\xff\x7f"
+    else:
+        # Out of range (0), and a fake sync in the payload whose record would end inside
+        # the next GoP: a scan that trusts the first "TV" it meets latches onto it.
+        data[packet - 1] = 0
+        data[packet + 10:packet + 13] = b"TV" + bytes([next_packet - (packet + 13) + 20])
+
+
+@pytest.mark.parametrize("case", ["too-long", "past-eof", "fake-sync"])
+def test_damaged_record_size_loses_only_its_gop(ff, tmp_path, case):
+    clip = make_clip(ff, tmp_path / "in.y4m", 34)
+    encode(ff, clip, tmp_path / "out.tvc", "-g", "9")  # 4 GoPs: 9, 9, 9, 7
+    data = bytearray((tmp_path / "out.tvc").read_bytes())
+    records = _records(bytes(data))
+    _damage_size_field(data, records, case)
+    (tmp_path / "bad.tvc").write_bytes(bytes(data))
+    # Each record: "TV", one size byte, the packet.
+    bad, good = records[2][0] - 3, records[3][0] - 3
+
+    decoded, proc = framemd5(ff, tmp_path / "bad.tvc", "-v", "warning", "-tvc-params", DETERMINISTIC)
+    assert [row[1] for row in decoded] == list(range(9)) + list(range(18, 34))
+    # The demuxer warns once for the damaged stretch, naming what it skipped.
+    assert proc.stderr.count(f"skipped {good - bad} damaged bytes from byte {bad}; "
+                             f"resumed at the valid record at byte {good}") == 1
+
+    # tvc decode resyncs the same way: the same frames come out.
+    rc = tvc_main(["decode", str(tmp_path / "bad.tvc"), str(tmp_path / "cli.y4m"), "--backend", "torch",
+                   "--threads", "1"])
+    cli_frames, _ = framemd5(ff, tmp_path / "cli.y4m")
+    assert rc == 1  # tvc decode's status for a stream that lost frames
+    assert [row[3] for row in cli_frames] == [row[3] for row in decoded]
+
+
 def test_damaged_ts_packet_loses_only_its_gop(ff, tmp_path):
     clip = make_clip(ff, tmp_path / "in.y4m", 34)
     encode(ff, clip, tmp_path / "out.ts", "-g", "9")

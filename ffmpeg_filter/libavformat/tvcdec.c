@@ -7,7 +7,10 @@
  * size, rates and colour fields to the stream), each GoP packet one keyframe AVPacket
  * whose pts is the GoP's first pts, the end-of-stream packet ends the stream. A record
  * whose CRC fails is still passed on, flagged corrupt and without a time stamp, so the
- * decoder reports it and loses that GoP only. Builds against FFmpeg 5.1 and 7.1.
+ * decoder reports it; since its size field may be the damaged part, reading then resumes
+ * at the next "TV" sync that starts a valid record (size within limits, CRC good), as
+ * docs/bitstream.md says, so a damaged record loses that GoP only. Builds against
+ * FFmpeg 5.1 and 7.1.
  */
 
 #include "libavutil/intreadwrite.h"
@@ -23,6 +26,13 @@
 typedef struct TvcDemuxContext {
     AVRational frame_rate;
     int ended;
+    /* >= 0 while inside a damaged stretch that began at this byte: the next read scans
+     * for a record that passes every check (docs/bitstream.md, "Decoder behaviour on bad
+     * input"), the same resync as the library's RecordScanner, so both lose the same GoPs. */
+    int64_t damage_start;
+    /* CRC bytes spent on resync candidates that failed; kept under 1 MiB plus 8 bytes per
+     * byte of input, so a stream full of fake syncs costs time linear in its size. */
+    int64_t resync_spent;
 } TvcDemuxContext;
 
 static int tvc_probe(const AVProbeData *p)
@@ -34,43 +44,110 @@ static int tvc_probe(const AVProbeData *p)
     return 0;
 }
 
-/* Reads the record size after "TV"; <0 on EOF or an out-of-range size. */
-static int read_record_size(AVFormatContext *s, uint64_t *size)
+/* Reads the record size that follows a "TV" sync; <0 on EOF or a size outside 1..64 MiB.
+ * On success the reader stands at the packet, and even on a non-seekable input it can
+ * seek back to the byte after the sync's 'T' once the whole packet is read: a record
+ * that fails its CRC is rescanned from there, because its size field may be what was
+ * damaged. The caller keeps the two sync bytes seekable (ffio_ensure_seekback(pb, 2)). */
+static int read_record_size(AVFormatContext *s, uint64_t *size, int report)
 {
     AVIOContext *pb = s->pb;
+    int64_t sync = avio_tell(pb) - 2;
     uint64_t v = 0;
-    for (int i = 0; i < 10; i++) {
+    int n, ret;
+
+    if ((ret = avio_seek(pb, sync, SEEK_SET)) < 0 || (ret = ffio_ensure_seekback(pb, 12)) < 0)
+        return ret;
+    avio_skip(pb, 2);
+    for (n = 1; n <= 10; n++) {
         int b = avio_r8(pb);
         if (avio_feof(pb))
             return AVERROR_EOF;
-        v |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (!(b & 0x80)) {
-            if (v < 1 || v > TVC_MAX_RECORD) {
-                av_log(s, AV_LOG_ERROR, "record size %"PRIu64" out of range 1..%d\n", v, TVC_MAX_RECORD);
-                return AVERROR_INVALIDDATA;
-            }
-            *size = v;
-            return 0;
-        }
+        v |= (uint64_t)(b & 0x7f) << (7 * (n - 1));
+        if (!(b & 0x80))
+            break;
     }
-    return AVERROR_INVALIDDATA;
+    if (n > 10 || v < 1 || v > TVC_MAX_RECORD) {
+        if (report)
+            av_log(s, AV_LOG_ERROR, "record size at byte %"PRId64" out of range 1..%d\n", sync + 2, TVC_MAX_RECORD);
+        return AVERROR_INVALIDDATA;
+    }
+    if ((ret = avio_seek(pb, sync, SEEK_SET)) < 0 ||
+        (ret = ffio_ensure_seekback(pb, 2 + n + (int64_t)v)) < 0)
+        return ret;
+    avio_skip(pb, 2 + n);
+    *size = v;
+    return 0;
 }
 
-/* Moves to the next "TV" sync; returns <0 at the end of the file. */
-static int find_sync(AVFormatContext *s, int report)
+/* Whether the record whose "TV" sync ends at the reader's position has a size within
+ * limits, lies wholly inside the file and carries a valid CRC. Streams the CRC through a
+ * small buffer, so a candidate costs no allocation; leaves the reader where it found it.
+ * 1: valid, 0: not, <0: an I/O error. */
+static int record_is_valid(AVFormatContext *s)
 {
+    TvcDemuxContext *c = s->priv_data;
     AVIOContext *pb = s->pb;
-    int64_t start = avio_tell(pb);
+    const AVCRC *table = av_crc_get_table(AV_CRC_32_IEEE_LE);
+    int64_t here = avio_tell(pb);
+    uint8_t buf[4096];
+    uint32_t crc = UINT32_MAX;
+    uint64_t size, left;
+    int ret, valid = 0;
+
+    ret = read_record_size(s, &size, 0);
+    if (ret < 0 && ret != AVERROR_EOF && ret != AVERROR_INVALIDDATA)
+        return ret;
+    if (ret == 0 && size >= 5 && c->resync_spent <= (1 << 20) + 8 * here) {
+        for (left = size - 4; left > 0; left -= ret) {
+            ret = avio_read(pb, buf, (int)FFMIN(left, sizeof(buf)));
+            if (ret <= 0)
+                break;
+            crc = av_crc(table, crc, buf, ret);
+        }
+        if (!left && avio_read(pb, buf, 4) == 4)
+            valid = (crc ^ UINT32_MAX) == AV_RL32(buf);
+        if (!valid)
+            c->resync_spent += size;
+    }
+    if ((ret = avio_seek(pb, here, SEEK_SET)) < 0)
+        return ret;
+    return valid;
+}
+
+/* Inside a damaged stretch: moves to just after the "TV" of the next valid record and
+ * reports the bytes skipped, once; AVERROR_EOF when the file ends first. */
+static int resync(AVFormatContext *s)
+{
+    TvcDemuxContext *c = s->priv_data;
+    AVIOContext *pb = s->pb;
     int prev = -1;
+
     for (;;) {
-        int b = avio_r8(pb);
-        if (avio_feof(pb))
+        int b, ret;
+        /* A 'T' read here must stay seekable for read_record_size. */
+        if ((ret = ffio_ensure_seekback(pb, 2)) < 0)
+            return ret;
+        b = avio_r8(pb);
+        if (avio_feof(pb)) {
+            av_log(s, AV_LOG_WARNING, "skipped %"PRId64" damaged bytes from byte %"PRId64
+                   " to the end of the file: no valid record after them\n",
+                   avio_tell(pb) - c->damage_start, c->damage_start);
+            c->damage_start = -1;
             return AVERROR_EOF;
+        }
         if (prev == TVC_SYNC0 && b == TVC_SYNC1) {
-            if (report && avio_tell(pb) - 2 != start)
-                av_log(s, AV_LOG_ERROR, "lost record sync at byte %"PRId64"; resumed at byte %"PRId64"\n",
-                       start, avio_tell(pb) - 2);
-            return 0;
+            if ((ret = record_is_valid(s)) < 0)
+                return ret;
+            if (ret) {
+                int64_t at = avio_tell(pb) - 2;
+                av_log(s, AV_LOG_WARNING, "skipped %"PRId64" damaged bytes from byte %"PRId64
+                       "; resumed at the valid record at byte %"PRId64"\n",
+                       at - c->damage_start, c->damage_start, at);
+                c->damage_start = -1;
+                return 0;
+            }
+            b = -1; /* the 'V' cannot start a sync */
         }
         prev = b;
     }
@@ -90,12 +167,14 @@ static int tvc_read_header(AVFormatContext *s)
     AVCodecParameters *par;
     int ret;
 
+    c->damage_start = -1;
     if (avio_read(pb, sig, TVC_SIGNATURE_SIZE) != TVC_SIGNATURE_SIZE ||
         memcmp(sig, TVC_SIGNATURE, TVC_SIGNATURE_SIZE)) {
         av_log(s, AV_LOG_ERROR, "not a .tvc file (no TVC signature)\n");
         return AVERROR_INVALIDDATA;
     }
-    if (avio_r8(pb) != TVC_SYNC0 || avio_r8(pb) != TVC_SYNC1 || read_record_size(s, &size) < 0) {
+    if (avio_r8(pb) != TVC_SYNC0 || avio_r8(pb) != TVC_SYNC1 ||
+        read_record_size(s, &size, 1) < 0) {
         av_log(s, AV_LOG_ERROR, "the .tvc file does not start with a sequence-header record\n");
         return AVERROR_INVALIDDATA;
     }
@@ -139,6 +218,16 @@ static int tvc_read_header(AVFormatContext *s)
     return 0;
 }
 
+/* Marks the record at pos as the start of a damaged stretch and puts the reader on its
+ * second byte, where the scan for the next valid record begins. */
+static int start_damage(AVFormatContext *s, int64_t pos)
+{
+    TvcDemuxContext *c = s->priv_data;
+    int64_t ret = avio_seek(s->pb, pos + 1, SEEK_SET);
+    c->damage_start = pos;
+    return ret < 0 ? (int)ret : 0;
+}
+
 static int tvc_read_packet(AVFormatContext *s, AVPacket *pkt)
 {
     TvcDemuxContext *c = s->priv_data;
@@ -152,35 +241,52 @@ static int tvc_read_packet(AVFormatContext *s, AVPacket *pkt)
         TvcGopInfo g;
         if (c->ended)
             return AVERROR_EOF;
-        pos = avio_tell(pb);
-        ret = avio_r8(pb);
-        if (avio_feof(pb))
-            return AVERROR_EOF;
-        if (ret != TVC_SYNC0 || avio_r8(pb) != TVC_SYNC1) {
-            avio_seek(pb, pos, SEEK_SET);
-            if ((ret = find_sync(s, 1)) < 0)
+        if (c->damage_start >= 0) {
+            if ((ret = resync(s)) < 0)
                 return ret;
-        }
-        if ((ret = read_record_size(s, &size)) < 0) {
-            if (ret == AVERROR_EOF) {
-                av_log(s, AV_LOG_ERROR, "the .tvc file ends inside a record\n");
+            pos = avio_tell(pb) - 2;
+        } else {
+            pos = avio_tell(pb);
+            if ((ret = ffio_ensure_seekback(pb, 2)) < 0)
                 return ret;
+            ret = avio_r8(pb);
+            if (avio_feof(pb))
+                return AVERROR_EOF;
+            if (ret != TVC_SYNC0 || avio_r8(pb) != TVC_SYNC1) {
+                av_log(s, AV_LOG_ERROR, "no record sync at byte %"PRId64"\n", pos);
+                if ((ret = start_damage(s, pos)) < 0)
+                    return ret;
+                continue;
             }
-            continue; /* a damaged size: look for the next sync */
+        }
+        if ((ret = read_record_size(s, &size, 1)) < 0) {
+            if (ret != AVERROR_INVALIDDATA && ret != AVERROR_EOF)
+                return ret;
+            if (ret == AVERROR_EOF)
+                av_log(s, AV_LOG_ERROR, "the .tvc file ends inside the record at byte %"PRId64"\n", pos);
+            if ((ret = start_damage(s, pos)) < 0)
+                return ret;
+            continue;
         }
         ret = av_get_packet(pb, pkt, (int)size);
-        if (ret < 0)
+        if (ret < 0 && ret != AVERROR_EOF)
             return ret;
         pkt->pos = pos;
-        if ((uint64_t)ret < size) {
-            av_log(s, AV_LOG_ERROR, "the .tvc file ends inside a record (%d of %"PRIu64" bytes)\n",
-                   ret, size);
-            pkt->flags |= AV_PKT_FLAG_CORRUPT;
-            c->ended = 1;
-            return 0; /* handed on, so the decoder counts the loss */
-        }
-        if (!ff_tvc_crc_ok(pkt->data, pkt->size)) {
-            av_log(s, AV_LOG_ERROR, "record at byte %"PRId64": CRC mismatch\n", pos);
+        if (ret < 0 || (uint64_t)ret < size || !ff_tvc_crc_ok(pkt->data, pkt->size)) {
+            /* The size field may be the damaged part, so the record's end is no guide to
+             * where the next one starts: rescan from its second byte. The bytes read are
+             * still handed on, flagged corrupt, so the decoder counts the loss. */
+            if (ret < 0 || (uint64_t)ret < size)
+                av_log(s, AV_LOG_ERROR, "the record at byte %"PRId64" runs past the end of the file "
+                       "(%d of %"PRIu64" bytes)\n", pos, FFMAX(ret, 0), size);
+            else
+                av_log(s, AV_LOG_ERROR, "record at byte %"PRId64": CRC mismatch\n", pos);
+            if ((ret = start_damage(s, pos)) < 0)
+                return ret;
+            if (pkt->size <= 0) {
+                av_packet_unref(pkt);
+                continue;
+            }
             pkt->flags |= AV_PKT_FLAG_CORRUPT;
             return 0;
         }
