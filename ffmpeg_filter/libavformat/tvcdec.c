@@ -44,12 +44,24 @@ static int tvc_probe(const AVProbeData *p)
     return 0;
 }
 
+/* Lets the reader, on a non-seekable input too, come back to the record at sync (of
+ * length bytes) after reading it; leaves it at the packet (past sync and size). */
+static int keep_record_seekable(AVIOContext *pb, int64_t sync, uint64_t length)
+{
+    int64_t at = avio_tell(pb), ret;
+    if ((ret = avio_seek(pb, sync, SEEK_SET)) < 0 || (ret = ffio_ensure_seekback(pb, length)) < 0 ||
+        (ret = avio_skip(pb, at - sync)) < 0)
+        return (int)ret;
+    return 0;
+}
+
 /* Reads the record size that follows a "TV" sync; <0 on EOF or a size outside 1..64 MiB.
  * On success the reader stands at the packet, and even on a non-seekable input it can
  * seek back to the byte after the sync's 'T' once the whole packet is read: a record
  * that fails its CRC is rescanned from there, because its size field may be what was
- * damaged. The caller keeps the two sync bytes seekable (ffio_ensure_seekback(pb, 2)). */
-static int read_record_size(AVFormatContext *s, uint64_t *size, int report)
+ * damaged (keep = 0 leaves that to the caller). The caller keeps the two sync bytes
+ * seekable (ffio_ensure_seekback(pb, 2)). */
+static int read_record_size(AVFormatContext *s, uint64_t *size, int report, int keep)
 {
     AVIOContext *pb = s->pb;
     int64_t sync = avio_tell(pb) - 2;
@@ -72,12 +84,8 @@ static int read_record_size(AVFormatContext *s, uint64_t *size, int report)
             av_log(s, AV_LOG_ERROR, "record size at byte %"PRId64" out of range 1..%d\n", sync + 2, TVC_MAX_RECORD);
         return AVERROR_INVALIDDATA;
     }
-    if ((ret = avio_seek(pb, sync, SEEK_SET)) < 0 ||
-        (ret = ffio_ensure_seekback(pb, 2 + n + (int64_t)v)) < 0)
-        return ret;
-    avio_skip(pb, 2 + n);
     *size = v;
-    return 0;
+    return keep ? keep_record_seekable(pb, sync, 2 + n + v) : 0;
 }
 
 /* Whether the record whose "TV" sync ends at the reader's position has a size within
@@ -89,16 +97,23 @@ static int record_is_valid(AVFormatContext *s)
     TvcDemuxContext *c = s->priv_data;
     AVIOContext *pb = s->pb;
     const AVCRC *table = av_crc_get_table(AV_CRC_32_IEEE_LE);
-    int64_t here = avio_tell(pb);
+    int64_t here = avio_tell(pb), file_size = avio_size(pb);
     uint8_t buf[4096];
     uint32_t crc = UINT32_MAX;
-    uint64_t size, left;
+    uint64_t size, left = 0;
     int ret, valid = 0;
 
-    ret = read_record_size(s, &size, 0);
+    /* Only a candidate worth reading gets its whole record kept seekable: on a pipe
+     * that moves the buffered bytes, work the budget must bound. */
+    ret = read_record_size(s, &size, 0, 0);
     if (ret < 0 && ret != AVERROR_EOF && ret != AVERROR_INVALIDDATA)
         return ret;
-    if (ret == 0 && size >= 5 && c->resync_spent <= (1 << 20) + 8 * here) {
+    /* A record known to run past the end is refused unread; the CRC work of the rest is
+     * paid from the budget, which grows as the reader moves on. */
+    if (ret == 0 && size >= 5 && (file_size <= 0 || avio_tell(pb) + (int64_t)size <= file_size) &&
+        c->resync_spent <= (1 << 20) + 8 * here) {
+        if ((ret = keep_record_seekable(pb, here - 2, avio_tell(pb) - here + 2 + size)) < 0)
+            return ret;
         for (left = size - 4; left > 0; left -= ret) {
             ret = avio_read(pb, buf, (int)FFMIN(left, sizeof(buf)));
             if (ret <= 0)
@@ -108,8 +123,9 @@ static int record_is_valid(AVFormatContext *s)
         if (!left && avio_read(pb, buf, 4) == 4)
             valid = (crc ^ UINT32_MAX) == AV_RL32(buf);
         if (!valid)
-            c->resync_spent += size;
+            c->resync_spent += size - 4 - left;
     }
+    c->resync_spent += !valid * 16;
     if ((ret = avio_seek(pb, here, SEEK_SET)) < 0)
         return ret;
     return valid;
@@ -174,7 +190,7 @@ static int tvc_read_header(AVFormatContext *s)
         return AVERROR_INVALIDDATA;
     }
     if (avio_r8(pb) != TVC_SYNC0 || avio_r8(pb) != TVC_SYNC1 ||
-        read_record_size(s, &size, 1) < 0) {
+        read_record_size(s, &size, 1, 1) < 0) {
         av_log(s, AV_LOG_ERROR, "the .tvc file does not start with a sequence-header record\n");
         return AVERROR_INVALIDDATA;
     }
@@ -259,7 +275,7 @@ static int tvc_read_packet(AVFormatContext *s, AVPacket *pkt)
                 continue;
             }
         }
-        if ((ret = read_record_size(s, &size, 1)) < 0) {
+        if ((ret = read_record_size(s, &size, 1, 1)) < 0) {
             if (ret != AVERROR_INVALIDDATA && ret != AVERROR_EOF)
                 return ret;
             if (ret == AVERROR_EOF)
