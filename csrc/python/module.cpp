@@ -16,6 +16,7 @@
 
 #include "../core/bitstream.hpp"
 #include "../core/ccm.hpp"
+#include "../core/continuous.hpp"
 #include "../core/intnet.hpp"
 #include "../core/mask.hpp"
 #include "../core/cdf.hpp"
@@ -317,6 +318,35 @@ std::array<int, 4> grid_shape(const py::array_t<int32_t, py::array::c_style>& a,
   return {static_cast<int>(a.shape(0)), static_cast<int>(a.shape(1)), static_cast<int>(a.shape(2)), dims};
 }
 
+
+// ---------------------------------------------------------------- continuous CCM helpers
+
+// (t, h, w) of a C-contiguous (channels, t, h, w) int32 array.
+std::array<int, 3> latent_shape(const I32Array& a, int channels, const char* name) {
+  if (a.ndim() != 4 || a.shape(0) != channels)
+    fail(TVC_EINVAL, std::string(name) + " must have shape (" + std::to_string(channels) +
+                         ", frames, height, width)");
+  for (int k = 1; k < 4; ++k)
+    if (a.shape(k) < 1 || a.shape(k) > std::numeric_limits<int>::max())
+      fail(TVC_EINVAL, std::string(name) + " sizes must be positive");
+  return {static_cast<int>(a.shape(1)), static_cast<int>(a.shape(2)), static_cast<int>(a.shape(3))};
+}
+
+// The caller's context planes (Q, t, h, w) as int32; None stands for Q = 0.
+I32Array continuous_context(const tvc::ContinuousCheckerboardCoder& c, const py::object& ctx, int t, int h,
+                            int w) {
+  if (ctx.is_none()) {
+    if (c.context_planes() != 0)
+      fail(TVC_EINVAL, "this coder needs " + std::to_string(c.context_planes()) + " context planes");
+    return I32Array(std::vector<py::ssize_t>{0, t, h, w});
+  }
+  I32Array a = as_int_array<int32_t>(py::array::ensure(ctx), "context");
+  if (a.ndim() != 4 || a.shape(0) != c.context_planes() || a.shape(1) != t || a.shape(2) != h || a.shape(3) != w)
+    fail(TVC_EINVAL, "context must have shape (" + std::to_string(c.context_planes()) + ", " + std::to_string(t) +
+                         ", " + std::to_string(h) + ", " + std::to_string(w) + ")");
+  return a;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
@@ -575,6 +605,89 @@ PYBIND11_MODULE(_native, m) {
         return out;
       }, py::arg("digits"), py::arg("frame"), py::arg("pass_index"), py::arg("pattern") = 0,
          "Context planes the coder uses for one frame and pass (for training and tests).");
+
+  // ------------------------------------------------------------ continuous CCM
+  m.attr("CONTINUOUS_NUM_SCALES") = tvc::kNumScales;
+  m.attr("CONTINUOUS_MAX_VALUE") = tvc::kMaxLatentValue;
+  m.def("continuous_laplace_tables", []() {
+    const tvc::CdfTable& t = tvc::laplace_table();
+    const auto n = static_cast<py::ssize_t>(t.num_tables());
+    py::array_t<int32_t> cdfs({n, static_cast<py::ssize_t>(tvc::kLaplaceStride)});
+    py::array_t<int32_t> sizes(n), offsets(n);
+    py::array_t<uint32_t> ratios(n);
+    std::fill(cdfs.mutable_data(), cdfs.mutable_data() + cdfs.size(), 0);
+    for (py::ssize_t i = 0; i < n; ++i) {
+      const auto k = static_cast<std::size_t>(i);
+      std::copy_n(t.cdf(k), t.size(k) + 1, cdfs.mutable_data() + i * tvc::kLaplaceStride);
+      sizes.mutable_data()[i] = t.size(k);
+      offsets.mutable_data()[i] = t.offset(k);
+      ratios.mutable_data()[i] = tvc::laplace_ratios()[i];
+    }
+    return py::make_tuple(cdfs, sizes, offsets, ratios);
+  }, "(cdfs, sizes, offsets, ratios) of the continuous CCM's discrete Laplace tables (docs/ccm.md).");
+
+  py::class_<tvc::ContinuousCheckerboardCoder>(m, "ContinuousCheckerboardCoder")
+      .def(py::init([](const py::buffer& blob, int channels, int context_planes) {
+        BytesView v(blob);
+        return tvc::ContinuousCheckerboardCoder(tvc::IntNet::parse(v.data(), v.size()), channels, context_planes);
+      }), py::arg("blob"), py::arg("channels"), py::arg("context_planes"))
+      .def_property_readonly("channels", &tvc::ContinuousCheckerboardCoder::channels)
+      .def_property_readonly("context_planes", &tvc::ContinuousCheckerboardCoder::context_planes)
+      .def_property_readonly("context_channels", &tvc::ContinuousCheckerboardCoder::context_channels)
+      .def("encode", [](const tvc::ContinuousCheckerboardCoder& c, const py::array& latent_in,
+                        const py::object& ctx_in) {
+        auto latent = as_int_array<int32_t>(latent_in, "latent");
+        const auto s = latent_shape(latent, c.channels(), "latent");
+        tvc::check_continuous_latent(c.channels(), s[0], s[1], s[2]);
+        auto ctx = continuous_context(c, ctx_in, s[0], s[1], s[2]);
+        std::vector<uint8_t> out;
+        {
+          py::gil_scoped_release nogil;
+          tvc::RansEncoder enc(tvc::kContinuousPrecision);
+          c.encode(latent.data(), ctx.data(), s[0], s[1], s[2], enc);
+          out = enc.finish();
+        }
+        return to_bytes(out);
+      }, py::arg("latent"), py::arg("context") = py::none(),
+         "Quantised latent (channels, frames, height, width) -> rANS stream.")
+      .def("decode", [](const tvc::ContinuousCheckerboardCoder& c, const py::buffer& data, const py::object& ctx_in,
+                        int t, int h, int w) {
+        BytesView v(data);
+        tvc::check_continuous_latent(c.channels(), t, h, w);  // before allocating: sizes come from a packet
+        auto ctx = continuous_context(c, ctx_in, t, h, w);
+        py::array_t<int32_t> out({c.channels(), t, h, w});
+        int32_t* o = out.mutable_data();
+        std::fill(o, o + out.size(), 0);
+        {
+          py::gil_scoped_release nogil;
+          tvc::RansDecoder dec(v.data(), v.size(), tvc::kContinuousPrecision);
+          c.decode(dec, ctx.data(), t, h, w, o);
+          dec.finish();
+        }
+        return out;
+      }, py::arg("data"), py::arg("context"), py::arg("frames"), py::arg("height"), py::arg("width"),
+         "rANS stream -> latent (channels, frames, height, width); InvalidDataError on damage.")
+      .def("context", [](const tvc::ContinuousCheckerboardCoder& c, const py::array& latent_in,
+                         const py::object& ctx_in, int f, int pass) {
+        auto latent = as_int_array<int32_t>(latent_in, "latent");
+        const auto s = latent_shape(latent, c.channels(), "latent");
+        tvc::check_continuous_latent(c.channels(), s[0], s[1], s[2]);
+        auto ctx = continuous_context(c, ctx_in, s[0], s[1], s[2]);
+        if (f < 0 || f >= s[0] || (pass != 0 && pass != 1)) fail(TVC_EINVAL, "frame or pass out of range");
+        py::array_t<int32_t> out({c.context_channels(), s[1], s[2]});
+        c.context(latent.data(), ctx.data(), f, pass, s[0], s[1], s[2], out.mutable_data());
+        return out;
+      }, py::arg("latent"), py::arg("context"), py::arg("frame"), py::arg("pass_index"),
+         "Context planes the coder uses for one frame and pass (for training and tests).")
+      .def("params", [](const tvc::ContinuousCheckerboardCoder& c, const py::array& out_in) {
+        auto o = as_int_array<int32_t>(out_in, "net_output");
+        if (o.ndim() != 3 || o.shape(0) != 2 * c.channels() || o.shape(1) < 1 || o.shape(2) < 1)
+          fail(TVC_EINVAL, "net_output must have shape (" + std::to_string(2 * c.channels()) + ", height, width)");
+        const int h = static_cast<int>(o.shape(1)), w = static_cast<int>(o.shape(2));
+        py::array_t<int32_t> index({c.channels(), h, w}), mean({c.channels(), h, w});
+        c.params(o.data(), h, w, index.mutable_data(), mean.mutable_data());
+        return py::make_tuple(index, mean);
+      }, py::arg("net_output"), "Net output planes -> (scale index, mean) per element.");
 
   // ------------------------------------------------------------ bitstream
   m.attr("SEQUENCE_HEADER_FIELDS") = field_names(sequence_header_fields());

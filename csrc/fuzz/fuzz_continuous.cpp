@@ -1,0 +1,64 @@
+// Fuzz target: the continuous checkerboard decoder on arbitrary bytes. The
+// first 4 bytes pick the latent shape (channels 1..3, frames 1..3, height and
+// width 1..8); the rest is the rANS stream. The net is a fixed 1x1 layer built
+// here, with one caller context plane derived from the position, so the scale
+// and mean depend on the decoded anchors and previous frame. Decoding must end
+// in tvc::Error or a clean result, never read out of bounds, overflow or loop.
+// Seeds: csrc/fuzz/make_continuous_seeds.py (builds the same net in Python).
+#include <cstdint>
+#include <vector>
+
+#include "../core/continuous.hpp"
+#include "../core/intnet.hpp"
+#include "../core/rans.hpp"
+#include "../core/status.hpp"
+
+namespace {
+
+void put16(std::vector<uint8_t>& b, uint32_t v) {
+  b.push_back(static_cast<uint8_t>(v));
+  b.push_back(static_cast<uint8_t>(v >> 8));
+}
+
+void put32(std::vector<uint8_t>& b, uint32_t v) {
+  put16(b, v & 0xffff);
+  put16(b, v >> 16);
+}
+
+// One 1x1 logit layer, cin = 1 + 2C + 2, cout = 2C: weight ((o + i) % 3) - 1,
+// bias 480 on the scale outputs (index 15 before the context moves it) and 0
+// on the means, multiplier 1, shift 1 (halves the accumulator).
+tvc::IntNet fuzz_net(int channels) {
+  const int cin = 1 + 2 * channels + 2, cout = 2 * channels;
+  std::vector<uint8_t> b = {'T', 'V', 'C', 'N'};
+  put16(b, 1);
+  put16(b, 1);
+  put16(b, static_cast<uint32_t>(cin));
+  put16(b, static_cast<uint32_t>(cout));
+  b.push_back(1);
+  b.push_back(0);
+  for (int o = 0; o < cout; ++o)
+    for (int i = 0; i < cin; ++i) b.push_back(static_cast<uint8_t>(static_cast<int8_t>((o + i) % 3 - 1)));
+  for (int o = 0; o < cout; ++o) put32(b, o < channels ? 480u : 0u);
+  for (int o = 0; o < cout; ++o) put32(b, 1u);
+  for (int o = 0; o < cout; ++o) b.push_back(1);
+  return tvc::IntNet::parse(b.data(), b.size());
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 4) return 0;
+  const int c = 1 + data[0] % 3, t = 1 + data[1] % 3, h = 1 + data[2] % 8, w = 1 + data[3] % 8;
+  try {
+    const tvc::ContinuousCheckerboardCoder coder(fuzz_net(c), c, 1);
+    std::vector<int32_t> ctx(static_cast<std::size_t>(t) * h * w);
+    for (std::size_t k = 0; k < ctx.size(); ++k) ctx[k] = static_cast<int32_t>((k * 37) % 255) - 127;
+    std::vector<int32_t> latent(static_cast<std::size_t>(c) * t * h * w, 0);
+    tvc::RansDecoder dec(data + 4, size - 4, tvc::kContinuousPrecision);
+    coder.decode(dec, ctx.data(), t, h, w, latent.data());
+    dec.finish();
+  } catch (const tvc::Error&) {
+  }
+  return 0;
+}
