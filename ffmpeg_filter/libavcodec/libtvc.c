@@ -163,23 +163,66 @@ static int parse_int_param(AVCodecContext *avctx, const char *key, const char *v
     return 0;
 }
 
+/* The fields TvcEncoderSettings and TvcDecoderSettings share, as the -tvc-params keys
+ * both codecs take (settings.py's _SessionSettings on the Python side). */
+typedef struct TvcSharedParams {
+    const char **model;
+    const char **weights_path;
+    const char **backend;
+    int *threads;
+    int64_t *max_pixels;
+    int64_t *max_gop_pixels;
+} TvcSharedParams;
+
+#define TVC_SHARED_KEYS "model, weights, backend, threads, max_pixels, max_gop_pixels"
+
+/* Applies one -tvc-params entry if it is a shared key: 1 when applied, 0 when the key is
+ * not a shared one, a negative AVERROR for a bad value. */
+static int apply_shared_param(AVCodecContext *avctx, const AVDictionaryEntry *e, TvcSharedParams p)
+{
+    int64_t v;
+    int ret;
+
+    if (!strcmp(e->key, "model")) {
+        *p.model = e->value;
+    } else if (!strcmp(e->key, "weights")) {
+        *p.weights_path = e->value;
+    } else if (!strcmp(e->key, "backend")) {
+        *p.backend = e->value;
+    } else if (!strcmp(e->key, "threads")) {
+        if ((ret = parse_int_param(avctx, e->key, e->value, 0, 1024, &v)) < 0)
+            return ret;
+        *p.threads = (int)v;
+    } else if (!strcmp(e->key, "max_pixels")) {
+        if ((ret = parse_int_param(avctx, e->key, e->value, 1, INT64_MAX, &v)) < 0)
+            return ret;
+        *p.max_pixels = v;
+    } else if (!strcmp(e->key, "max_gop_pixels")) {
+        if ((ret = parse_int_param(avctx, e->key, e->value, 1, INT64_MAX, &v)) < 0)
+            return ret;
+        *p.max_gop_pixels = v;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 /* Fills the settings that -tvc-params names; an unknown key is refused so a typo never
  * passes silently. String values point into the dictionary, which lives as long as the
  * context. */
 static int apply_tvc_params(AVCodecContext *avctx, TvcEncoderSettings *s)
 {
     LibTvcEncContext *ctx = avctx->priv_data;
+    const TvcSharedParams shared = { &s->model, &s->weights_path, &s->backend, &s->threads,
+                                     &s->max_pixels, &s->max_gop_pixels };
     const AVDictionaryEntry *e = NULL;
     int64_t v;
     int ret;
 
     while ((e = av_dict_get(ctx->tvc_params, "", e, AV_DICT_IGNORE_SUFFIX))) {
-        if (!strcmp(e->key, "model")) {
-            s->model = e->value;
-        } else if (!strcmp(e->key, "weights")) {
-            s->weights_path = e->value;
-        } else if (!strcmp(e->key, "backend")) {
-            s->backend = e->value;
+        if ((ret = apply_shared_param(avctx, e, shared)) != 0) {
+            if (ret < 0)
+                return ret;
         } else if (!strcmp(e->key, "mask_pattern")) {
             if (!strcmp(e->value, "auto")) {
                 s->mask_pattern = -1;
@@ -188,29 +231,15 @@ static int apply_tvc_params(AVCodecContext *avctx, TvcEncoderSettings *s)
                     return ret;
                 s->mask_pattern = (int)v;
             }
-        } else if (!strcmp(e->key, "threads")) {
-            if ((ret = parse_int_param(avctx, e->key, e->value, 0, 1024, &v)) < 0)
-                return ret;
-            s->threads = (int)v;
-        } else if (!strcmp(e->key, "max_pixels")) {
-            if ((ret = parse_int_param(avctx, e->key, e->value, 1, INT64_MAX, &v)) < 0)
-                return ret;
-            s->max_pixels = v;
-        } else if (!strcmp(e->key, "max_gop_pixels")) {
-            if ((ret = parse_int_param(avctx, e->key, e->value, 1, INT64_MAX, &v)) < 0)
-                return ret;
-            s->max_gop_pixels = v;
         } else {
-            av_log(avctx, AV_LOG_ERROR,
-                   "-tvc-params: unknown key '%s' (known: model, weights, backend, "
-                   "mask_pattern, threads, max_pixels, max_gop_pixels)\n", e->key);
+            av_log(avctx, AV_LOG_ERROR, "-tvc-params: unknown key '%s' (known: "
+                   TVC_SHARED_KEYS ", mask_pattern)\n", e->key);
             return AVERROR(EINVAL);
         }
     }
     return 0;
 }
 
-/* -g rounded to the nearest length the model can code (1 + 8k); 0 = library default. */
 static int gop_length_from_avctx(AVCodecContext *avctx)
 {
     int g = avctx->gop_size, k, rounded;
@@ -436,33 +465,17 @@ typedef struct LibTvcDecContext {
 static int apply_dec_params(AVCodecContext *avctx, TvcDecoderSettings *s)
 {
     LibTvcDecContext *ctx = avctx->priv_data;
+    const TvcSharedParams shared = { &s->model, &s->weights_path, &s->backend, &s->threads,
+                                     &s->max_pixels, &s->max_gop_pixels };
     const AVDictionaryEntry *e = NULL;
-    int64_t v;
     int ret;
 
     while ((e = av_dict_get(ctx->tvc_params, "", e, AV_DICT_IGNORE_SUFFIX))) {
-        if (!strcmp(e->key, "model")) {
-            s->model = e->value;
-        } else if (!strcmp(e->key, "weights")) {
-            s->weights_path = e->value;
-        } else if (!strcmp(e->key, "backend")) {
-            s->backend = e->value;
-        } else if (!strcmp(e->key, "threads")) {
-            if ((ret = parse_int_param(avctx, e->key, e->value, 0, 1024, &v)) < 0)
-                return ret;
-            s->threads = (int)v;
-        } else if (!strcmp(e->key, "max_pixels")) {
-            if ((ret = parse_int_param(avctx, e->key, e->value, 1, INT64_MAX, &v)) < 0)
-                return ret;
-            s->max_pixels = v;
-        } else if (!strcmp(e->key, "max_gop_pixels")) {
-            if ((ret = parse_int_param(avctx, e->key, e->value, 1, INT64_MAX, &v)) < 0)
-                return ret;
-            s->max_gop_pixels = v;
-        } else {
-            av_log(avctx, AV_LOG_ERROR,
-                   "-tvc-params: unknown key '%s' (known: model, weights, backend, threads, "
-                   "max_pixels, max_gop_pixels)\n", e->key);
+        if ((ret = apply_shared_param(avctx, e, shared)) < 0)
+            return ret;
+        if (ret == 0) {
+            av_log(avctx, AV_LOG_ERROR, "-tvc-params: unknown key '%s' (known: " TVC_SHARED_KEYS ")\n",
+                   e->key);
             return AVERROR(EINVAL);
         }
     }
