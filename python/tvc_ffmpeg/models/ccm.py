@@ -94,17 +94,23 @@ class _FakeQuantConv(nn.Module):
         return _round_ste(y / sa).clamp(0, 127) * sa
 
 
+def fake_quant_layers(in_channels: int, hidden: int, out_channels: int, kernels) -> nn.ModuleList:
+    """The integer net's layer stack in float with fake quantisation: ``len(kernels)`` convs
+    (kernel sizes ``kernels``), ``hidden`` channels between them, ReLU-clamped hidden layers.
+    Both context models (discrete here, continuous in continuous_ccm.py) are such a stack."""
+    chans = [in_channels] + [hidden] * (len(kernels) - 1) + [out_channels]
+    return nn.ModuleList(
+        _FakeQuantConv(chans[i], chans[i + 1], k, hidden=i + 1 < len(kernels)) for i, k in enumerate(kernels)
+    )
+
+
 class CheckerboardContextModel(nn.Module):
     """Context planes (N, 2D+2, H, W), integer-valued -> logits in nats (N, sum(levels), H, W)."""
 
     def __init__(self, config: CcmConfig) -> None:
         super().__init__()
         self.config = config
-        chans = [config.context_channels] + [config.hidden] * (len(config.kernels) - 1) + [config.logit_channels]
-        self.layers = nn.ModuleList(
-            _FakeQuantConv(chans[i], chans[i + 1], k, hidden=i + 1 < len(config.kernels))
-            for i, k in enumerate(config.kernels)
-        )
+        self.layers = fake_quant_layers(config.context_channels, config.hidden, config.logit_channels, config.kernels)
 
     def forward(self, planes: torch.Tensor) -> torch.Tensor:
         x = planes * INPUT_SCALE

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .ccm import CheckerboardContextModel, INPUT_SCALE, _FakeQuantConv
+from .ccm import CheckerboardContextModel, INPUT_SCALE, fake_quant_layers
 from .config import ModelConfigError
 
 NUM_SCALES = 64
@@ -179,11 +179,8 @@ class ContinuousContextModel(nn.Module):
     def __init__(self, config: ContinuousCcmConfig) -> None:
         super().__init__()
         self.config = config
-        chans = [config.context_channels] + [config.hidden] * (len(config.kernels) - 1) + [config.output_channels]
-        self.layers = nn.ModuleList(
-            _FakeQuantConv(chans[i], chans[i + 1], k, hidden=i + 1 < len(config.kernels))
-            for i, k in enumerate(config.kernels)
-        )
+        self.layers = fake_quant_layers(config.context_channels, config.hidden, config.output_channels,
+                                        config.kernels)
 
     def forward(self, planes: torch.Tensor) -> torch.Tensor:
         """Raw outputs in index / latent units (already rounded to 1/16, as the integer net)."""
