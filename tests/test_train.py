@@ -4,6 +4,7 @@ import csv
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -160,3 +161,128 @@ def test_train_predictor_cli_needs_a_token_pool(tmp_path):
         main(["predictor", "--run-dir", str(tmp_path), "--tokenizer", str(junk)])
     with pytest.raises(TrainArgumentError, match="positive"):
         main(["predictor", "--run-dir", str(tmp_path), "--tokenizer", str(junk), "--depth", "0"])
+
+
+# --- devices, mixed precision, time budgets and packs (training on a lent GPU) ---------------
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_device_cuda_without_cuda_is_one_clear_error(tmp_path):
+    from tvc_ffmpeg.cli.train import TrainArgumentError, main
+
+    for what in (["tokenizer"], ["predictor", "--tokenizer", str(tmp_path / "t.pt")]):
+        args = what + ["--run-dir", str(tmp_path / "r"), "--device", "cuda"]
+        if what[0] == "predictor":
+            (tmp_path / "t.pt").write_bytes(b"x")
+            (tmp_path / "r").mkdir(exist_ok=True)
+            (tmp_path / "r" / "tokens.npz").write_bytes(b"x")
+        with pytest.raises(TrainArgumentError, match="--device cuda: this torch has no usable CUDA device"):
+            main(args)
+    assert not (tmp_path / "r" / "config.json").exists()
+
+
+def test_amp_on_cpu_warns_and_trains_in_float32():
+    from tvc_ffmpeg.train.device import TrainDevice
+
+    with pytest.warns(UserWarning, match="--amp bf16 ignored on cpu"):
+        where = TrainDevice.resolve("cpu", "bf16")
+    assert where.device.type == "cpu" and where.amp is None
+    assert not where.grad_scaler().is_enabled()
+    assert TrainDevice.resolve("auto").device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_checkpoints_hold_cpu_tensors_and_load_with_map_location(cache, tmp_path):
+    from tvc_ffmpeg.models.tokenizer import CausalVideoTokenizer
+    from tvc_ffmpeg.train.device import load_checkpoint, to_cpu
+
+    run = tmp_path / "run"
+    train_tokenizer(run, TINY, replace(CFG, steps=2), cache, progress=False)
+    for name in ("checkpoint.pt", "best.pt"):
+        state = load_checkpoint(run / name)
+        tensors = [v for v in state["model"].values()]
+        assert tensors and all(t.device.type == "cpu" for t in tensors)
+    state = load_checkpoint(run / "checkpoint.pt")
+    assert all(t.device.type == "cpu" for s in state["optimizer"]["state"].values() for t in s.values()
+               if isinstance(t, torch.Tensor))
+    model = CausalVideoTokenizer(TINY)
+    model.load_state_dict(state["model"])
+    again = to_cpu(model.state_dict())
+    torch.save(again, tmp_path / "again.pt")
+    back = load_checkpoint(tmp_path / "again.pt")
+    assert all(torch.equal(back[k], state["model"][k]) for k in state["model"])
+
+
+def test_minutes_budget_stops_with_a_checkpoint_and_best(cache, tmp_path):
+    run = tmp_path / "run"
+    train_tokenizer(run, TINY, replace(CFG, steps=1000, val_every=500), cache, progress=False, minutes=1e-4)
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 1  # one step, then the budget is spent
+    assert (run / "best.pt").exists() and _steps(run / "val.csv") == [1, 1]
+    # The same command continues from there.
+    train_tokenizer(run, TINY, replace(CFG, steps=1000, val_every=500), cache, progress=False, minutes=1e-4)
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 2
+
+
+@pytest.fixture(scope="module")
+def packed(cache, tmp_path_factory):
+    from tokenizer_helpers import moving_pattern, write_lossless_video
+    from tvc_ffmpeg.train.pack import pack_training_data
+
+    # The tiny cache has no original file for bigbuckbunny; a pack is made of originals.
+    if not cache.video("bigbuckbunny").exists():
+        write_lossless_video(cache.video("bigbuckbunny"), moving_pattern(24, 64, 80, seed=2))
+    out = tmp_path_factory.mktemp("pack") / "tiny.tvcpack"
+    record = pack_training_data(cache, out, max_mib=1.0)
+    return out, record
+
+
+def test_pack_unpacks_to_a_cache_with_the_same_material(cache, packed):
+    from tvc_ffmpeg.data.clips import VALIDATION_CLIPS
+    from tvc_ffmpeg.train.pack import unpack_training_data
+    from tvc_ffmpeg.train.validate import validation_yuv
+
+    pack, record = packed
+    assert sorted(record["videos"]) == ["bigbuckbunny", "bikes", "carphone_pristine"]
+    unpacked = unpack_training_data(pack)
+    assert unpacked.root == pack.with_name("tiny.tvcpack.cache")
+    assert np.load(unpacked.frames_of("bigbuckbunny")).shape == (24, 64, 80, 3)
+    assert np.load(unpacked.frames_of("bikes")).shape[0] == 64  # the original file's frames
+    stills, original = np.load(unpacked.stills_npz), np.load(cache.stills_npz)
+    assert sorted(stills.files) == sorted(original.files)
+    assert all(np.array_equal(stills[k], original[k]) for k in original.files)
+    for clip in VALIDATION_CLIPS:
+        a, b = validation_yuv(clip, unpacked), validation_yuv(clip, cache)
+        assert (unpacked.root / "validation").is_dir() and np.array_equal(a.y, b.y) and np.array_equal(a.v, b.v)
+    assert unpack_training_data(pack).root == unpacked.root  # a second call reuses the unpacked cache
+
+
+def test_train_cli_reads_a_pack(packed, tmp_path):
+    from tvc_ffmpeg.cli.train import TrainArgumentError, main
+
+    pack, _ = packed
+    run = tmp_path / "run"
+    args = ["tokenizer", "--run-dir", str(run), "--pack", str(pack), "--steps", "1", "--batch-size", "1",
+            "--crop-frames", "9", "--crop-size", "32", "--val-every", "1", "--val-gop", "9", "--threads", "1",
+            "--fsq-levels", "8,5,5,5", "--no-progress", "--minutes", "5"]
+    assert main(args) == 0
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 1
+    assert {r["clip"] for r in csv.DictReader(open(run / "val.csv"))} == {"bikes", "carphone_pristine"}
+    with pytest.raises(TrainArgumentError, match="--pack or --cache, not both"):
+        main(args + ["--cache", str(tmp_path)])
+    with pytest.raises(TrainArgumentError, match="--minutes must be positive"):
+        main(args[:-2] + ["--minutes", "0"])
+
+
+def test_bad_packs_are_refused_by_name(cache, tmp_path):
+    from tvc_ffmpeg.errors import DataAssemblyError, InvalidDataError
+    from tvc_ffmpeg.train.pack import pack_training_data, unpack_training_data
+
+    junk = tmp_path / "junk.tvcpack"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(InvalidDataError, match="junk.tvcpack: not a training pack"):
+        unpack_training_data(junk)
+    with pytest.raises(InvalidDataError, match="training pack not found"):
+        unpack_training_data(tmp_path / "missing.tvcpack")
+    with pytest.raises(DataAssemblyError, match="over the 0.001 MiB limit"):
+        pack_training_data(cache, tmp_path / "big.tvcpack", max_mib=0.001)
+    assert not (tmp_path / "big.tvcpack").exists() and not list(tmp_path.glob("*.tmp"))

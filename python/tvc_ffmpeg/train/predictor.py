@@ -7,7 +7,8 @@ batch in four, a random share of the later latent frames' tokens, and
 minimises the cross-entropy of the dropped digits. Validation reports, per
 mask pattern, the share of dropped tokens predicted exactly, next to the
 copy-previous baseline. Resumable from ``predictor.pt``; log in
-``predictor.csv``.
+``predictor.csv``. ``where`` puts the model on a GPU with optional autocast; checkpoints
+hold CPU tensors either way.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
@@ -29,6 +30,7 @@ from .. import _native
 from ..codec.predict import copy_previous
 from ..models.predictor import PredictorConfig, TokenPredictor
 from ..models.fsq import digits_to_indices
+from .device import TrainDevice, load_checkpoint, to_cpu
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,8 @@ def evaluate(model: TokenPredictor, grids: List[np.ndarray]) -> Dict[str, float]
         for g in grids:
             keep = _native.mask_keep(pattern, *g.shape)
             holes = np.where(keep, g, -1)
-            pred = model.fill(torch.from_numpy(holes)[None])[0].numpy()
+            device = next(model.parameters()).device
+            pred = model.fill(torch.from_numpy(holes)[None].to(device))[0].cpu().numpy()
             hit += int((pred[~keep] == g[~keep]).sum())
             base += int((copy_previous(holes)[~keep] == g[~keep]).sum())
             total += int((~keep).sum())
@@ -77,7 +80,9 @@ def evaluate(model: TokenPredictor, grids: List[np.ndarray]) -> Dict[str, float]
     return res
 
 
-def train_predictor(run_dir: os.PathLike, levels, cfg: PredictorTrainConfig) -> Dict[str, float]:
+def train_predictor(run_dir: os.PathLike, levels, cfg: PredictorTrainConfig,
+                    where: Optional[TrainDevice] = None) -> Dict[str, float]:
+    where = where or TrainDevice.resolve("cpu")
     run_dir = Path(run_dir)
     pool = run_dir / "tokens.npz"
     if not pool.exists():
@@ -91,11 +96,13 @@ def train_predictor(run_dir: os.PathLike, levels, cfg: PredictorTrainConfig) -> 
     cfg_path.write_text(json.dumps(asdict(cfg), indent=2))
     torch.manual_seed(cfg.seed)
     model = TokenPredictor(PredictorConfig(tuple(levels), width=cfg.width, depth=cfg.depth, heads=cfg.heads))
+    model.to(where.device)
+    scaler = where.grad_scaler()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     ckpt = run_dir / "predictor.pt"
     step = 0
     if ckpt.exists():
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        state = load_checkpoint(ckpt)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step = int(state["step"])
@@ -119,19 +126,22 @@ def train_predictor(run_dir: os.PathLike, levels, cfg: PredictorTrainConfig) -> 
             for g in opt.param_groups:
                 g["lr"] = lr
             model.train()
-            loss = model.loss(torch.from_numpy(holes), torch.from_numpy(batch))
+            with where.autocast():
+                loss = model.loss(torch.from_numpy(holes).to(where.device), torch.from_numpy(batch).to(where.device))
             opt.zero_grad()
-            loss.backward()
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
+            scaler.step(opt)
+            scaler.update()
             done = step + 1
             val_text = ""
             if done % cfg.val_every == 0 or done == cfg.steps:
                 result = evaluate(model, val)
                 val_text = json.dumps(result)
                 tmp = ckpt.with_suffix(".tmp")
-                torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": done,
-                            "config": model.config.to_dict()}, tmp)
+                torch.save(to_cpu({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": done,
+                                   "config": model.config.to_dict()}), tmp)
                 os.replace(tmp, ckpt)
             writer.writerow([done, f"{loss.item():.4f}", val_text, f"{time.time() - t0:.1f}"])
             f.flush()
@@ -140,7 +150,7 @@ def train_predictor(run_dir: os.PathLike, levels, cfg: PredictorTrainConfig) -> 
 
 def load_trained_predictor(run_dir: os.PathLike) -> TokenPredictor:
     """The predictor of a run's last checkpoint, in eval mode."""
-    state = torch.load(Path(run_dir) / "predictor.pt", map_location="cpu", weights_only=True)
+    state = load_checkpoint(Path(run_dir) / "predictor.pt")
     model = TokenPredictor(PredictorConfig.from_dict(state["config"]))
     model.load_state_dict(state["model"])
     return model.eval()

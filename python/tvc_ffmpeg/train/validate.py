@@ -8,6 +8,23 @@ from typing import Dict, List, Optional, Sequence
 from ..data.cache import CacheLayout
 from ..data.clips import VALIDATION_CLIPS, ValidationClip, load_validation_clip
 from ..metrics import Yuv420Clip, clip_quality, rgb_to_yuv420, yuv420_to_rgb
+
+import numpy as np
+
+
+def decoded_validation_path(cache: CacheLayout, clip: ValidationClip):
+    """Where a training pack leaves a validation clip's planes already decoded (train/pack.py)."""
+    return cache.root / "validation" / f"{clip.name}-{clip.first_frame}-{clip.num_frames}.npz"
+
+
+def validation_yuv(clip: ValidationClip, cache: CacheLayout) -> Yuv420Clip:
+    """A validation clip's planes: from an unpacked training pack when it holds them (so a
+    machine without PyAV can validate), else decoded from the clip by the codec's reader."""
+    path = decoded_validation_path(cache, clip)
+    if path.is_file():
+        with np.load(path) as planes:
+            return Yuv420Clip(planes["y"], planes["u"], planes["v"])
+    return load_validation_clip(clip, cache)
 from ..models.gop import VideoTokenizer, reconstruct_clip
 
 
@@ -26,7 +43,7 @@ class ValidationSet:
 
     def __init__(self, cache: CacheLayout, clips: Sequence[ValidationClip] = VALIDATION_CLIPS) -> None:
         self.clips: List[ValidationClip] = list(clips)
-        self.yuv: Dict[str, Yuv420Clip] = {c.name: load_validation_clip(c, cache) for c in self.clips}
+        self.yuv: Dict[str, Yuv420Clip] = {c.name: validation_yuv(c, cache) for c in self.clips}
 
     def evaluate(self, tokenizer: VideoTokenizer, gop_frames: int) -> List[ValidationResult]:
         results = []

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Train the tokenizer (or the context model) for a fixed number of minutes on a lent GPU.
+#
+#   tools/gpu_train.sh PACK MINUTES DEVICE [tokenizer|ccm] [extra 'tvc train' options...]
+#
+# PACK is a file from tools/pack_training_data.py; MINUTES bounds the whole script (install
+# and unpacking included); DEVICE is cuda, cpu or auto (cpu for a dry run). Results go to
+# $OUT/run (checkpoint.pt, best.pt, train.csv, val.csv, config.json) and $OUT/gpu_train.log;
+# without $OUT, to out/gpu-train. Run again with the same $OUT/run (and the checkpoint in
+# it) to continue. docs/models.md, "Training on a lent GPU", has the device command line.
+set -euo pipefail
+
+die() { echo "gpu_train.sh: $*" >&2; exit 2; }
+
+[ $# -ge 3 ] || die "usage: tools/gpu_train.sh PACK MINUTES DEVICE [tokenizer|ccm] [tvc train options...]"
+pack=$1 minutes=$2 device=$3
+shift 3
+what=tokenizer
+if [ $# -gt 0 ] && [[ $1 != -* ]]; then what=$1; shift; fi
+case $what in tokenizer|ccm) ;; *) die "what to train must be tokenizer or ccm, got '$what'" ;; esac
+case $device in cpu|cuda|auto) ;; *) die "DEVICE must be cpu, cuda or auto, got '$device'" ;; esac
+[[ $minutes =~ ^[0-9]+([.][0-9]+)?$ ]] || die "MINUTES must be a positive number, got '$minutes'"
+[ -f "$pack" ] || die "pack file not found: $pack (make one with tools/pack_training_data.py)"
+
+cd "$(dirname "$0")/.."
+out=${OUT:-out/gpu-train}
+mkdir -p "$out"
+log=$out/gpu_train.log
+exec > >(tee -a "$log") 2>&1
+export PYTHONUNBUFFERED=1
+py=${PYTHON:-python3}
+
+# 1. The Python packages training needs; never installed from here (the machine is offline,
+#    and an unpinned torch would replace the machine's CUDA build).
+missing=$($py - <<'PY'
+import importlib
+need = ["torch", "numpy", "tqdm"]
+gone = [m for m in need if importlib.util.find_spec(m) is None]
+if importlib.util.find_spec("av") is None and importlib.util.find_spec("cv2") is None:
+    gone.append("av or cv2 (to decode the pack's clips)")
+print(" ".join(gone))
+PY
+) || die "$py does not run"
+[ -z "$missing" ] || die "missing Python packages: $missing (carry them as wheels: see the device README)"
+if [ "$device" = cuda ]; then
+    $py -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" \
+        || die "--device cuda: torch $($py -c 'import torch; print(torch.__version__)') sees no GPU"
+fi
+
+# 2. The package from this tree, with its C++ extension built for this Python if needed.
+if ! $py -c "import tvc_ffmpeg._native" 2>/dev/null; then
+    echo "building tvc_ffmpeg for $($py -V) ..."
+    $py -m pip install -q --no-build-isolation --no-deps -e . \
+        || die "building the package failed (needs scikit-build-core, pybind11, cmake, a C++ compiler)"
+    $py -c "import tvc_ffmpeg._native" || die "tvc_ffmpeg._native does not import after the build"
+fi
+$py -c "import tvc_ffmpeg, os, sys; sys.exit(0 if os.path.realpath(tvc_ffmpeg.__file__).startswith(os.path.realpath('python')) else 1)" \
+    || die "an installed tvc_ffmpeg outside this tree shadows it; uninstall it first"
+
+# 3. Unpack once (decoding in parallel), then train for what is left of the budget.
+$py -c "import sys, logging; logging.basicConfig(level=logging.INFO)
+from tvc_ffmpeg.train.pack import unpack_training_data
+print('unpacked into', unpack_training_data(sys.argv[1]).root)" "$pack"
+left=$($py -c "print(round(float('$minutes') - $SECONDS / 60.0, 2))")
+$py -c "import sys; sys.exit(0 if float('$left') > 0.5 else 1)" \
+    || die "only $left min left of $minutes after install and unpacking: nothing trained"
+echo "training $what on $device for $left min (after ${SECONDS}s of setup)"
+amp=()
+if [ "$device" != cpu ]; then amp=(--amp bf16); fi
+run=$out/run
+common=(--run-dir "$run" --pack "$pack" --device "$device" "${amp[@]}" --minutes "$left")
+tvc=($py -c "import sys; from tvc_ffmpeg.cli import main; sys.exit(main(sys.argv[1:]))")
+if [ "$what" = tokenizer ]; then
+    "${tvc[@]}" train tokenizer "${common[@]}" --no-progress "$@"
+else
+    "${tvc[@]}" train ccm "${common[@]}" "$@"
+fi
+ls -la "$run"
