@@ -286,3 +286,27 @@ def test_bad_packs_are_refused_by_name(cache, tmp_path):
     with pytest.raises(DataAssemblyError, match="over the 0.001 MiB limit"):
         pack_training_data(cache, tmp_path / "big.tvcpack", max_mib=0.001)
     assert not (tmp_path / "big.tvcpack").exists() and not list(tmp_path.glob("*.tmp"))
+
+
+def test_run_packed_for_return_restores_and_resumes(cache, tmp_path):
+    import io
+    import tarfile
+
+    from tvc_ffmpeg.train.travel import pack_run_for_return
+
+    run = tmp_path / "run"
+    train_tokenizer(run, TINY, replace(CFG, steps=2), cache, progress=False)
+    parts = pack_run_for_return(run, tmp_path / "out")
+    assert [p.name for p in parts] == ["run.tar.0"]
+    with tarfile.open(fileobj=io.BytesIO(b"".join(p.read_bytes() for p in parts))) as tar:
+        tar.extractall(tmp_path / "back")
+    back = tmp_path / "back" / "run"
+    assert sorted(p.name for p in back.iterdir()) == sorted(p.name for p in run.iterdir())
+    slim = torch.load(back / "checkpoint.pt", weights_only=True)
+    moments = [t for s in slim["optimizer"]["state"].values() for k, t in s.items() if k != "step"]
+    assert moments and all(t.dtype == torch.bfloat16 for t in moments)
+    best = torch.load(back / "best.pt", weights_only=True)["model"]
+    assert all(t.dtype == torch.float16 for t in best.values() if t.is_floating_point() and t.dim() > 0)
+    # The ordinary resume reads the slimmed checkpoint: the returned run continues.
+    train_tokenizer(back, TINY, replace(CFG, steps=3), cache, progress=False)
+    assert torch.load(back / "checkpoint.pt", weights_only=True)["step"] == 3

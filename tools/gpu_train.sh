@@ -6,8 +6,11 @@
 # PACK is a file from tools/pack_training_data.py; MINUTES bounds the whole script (install
 # and unpacking included); DEVICE is cuda, cpu or auto (cpu for a dry run). Results go to
 # $OUT/run (checkpoint.pt, best.pt, train.csv, val.csv, config.json) and $OUT/gpu_train.log;
-# without $OUT, to out/gpu-train. Run again with the same $OUT/run (and the checkpoint in
-# it) to continue. docs/models.md, "Training on a lent GPU", has the device command line.
+# without $OUT, to out/gpu-train. Because the device returns files of at most 16 MiB, the run
+# also goes into $OUT/run.tar.0, .1, ... (checkpoints slimmed: train/travel.py); restore with
+# 'cat run.tar.* | tar -xf - -C runs/' and continue with the same command, or on the CPU.
+# To continue on the device, put the restored run at $RUN_DIR (default $OUT/run) and carry it.
+# docs/models.md, "Training on a lent GPU", has the device command line.
 set -euo pipefail
 
 die() { echo "gpu_train.sh: $*" >&2; exit 2; }
@@ -50,7 +53,9 @@ fi
 # 2. The package from this tree, with its C++ extension built for this Python if needed.
 if ! $py -c "import tvc_ffmpeg._native" 2>/dev/null; then
     echo "building tvc_ffmpeg for $($py -V) ..."
-    $py -m pip install -q --no-build-isolation --no-deps -e . \
+    # Only the extension training needs: no CUDA/TensorRT parts, no C API library (faster, fewer ways to fail).
+    CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) $py -m pip install -q --no-build-isolation --no-deps -e . \
+        -C cmake.define.TVC_WITH_CUDA=OFF -C cmake.define.TVC_WITH_TENSORRT=OFF -C cmake.define.TVC_BUILD_CAPI=OFF \
         || die "building the package failed (needs scikit-build-core, pybind11, cmake, a C++ compiler)"
     $py -c "import tvc_ffmpeg._native" || die "tvc_ffmpeg._native does not import after the build"
 fi
@@ -67,7 +72,7 @@ $py -c "import sys; sys.exit(0 if float('$left') > 0.5 else 1)" \
 echo "training $what on $device for $left min (after ${SECONDS}s of setup)"
 amp=()
 if [ "$device" != cpu ]; then amp=(--amp bf16); fi
-run=$out/run
+run=${RUN_DIR:-$out/run}
 common=(--run-dir "$run" --pack "$pack" --device "$device" "${amp[@]}" --minutes "$left")
 tvc=($py -c "import sys; from tvc_ffmpeg.cli import main; sys.exit(main(sys.argv[1:]))")
 if [ "$what" = tokenizer ]; then
@@ -75,4 +80,13 @@ if [ "$what" = tokenizer ]; then
 else
     "${tvc[@]}" train ccm "${common[@]}" "$@"
 fi
-ls -la "$run"
+# 4. What comes back: the run in parts under the device's per-file limit, plus the logs.
+if [ -n "${OUT:-}" ]; then
+    $py -c "import sys; from pathlib import Path
+from tvc_ffmpeg.train.travel import pack_run_for_return
+for p in pack_run_for_return(Path(sys.argv[1]), Path(sys.argv[2])): print(p, p.stat().st_size)" "$run" "$out"
+    cp "$run/train.csv" "$out/train.csv" 2>/dev/null || true
+    [ -f "$run/val.csv" ] && cp "$run/val.csv" "$out/val.csv"
+    if [ "$run" = "$out/run" ]; then rm -rf "$run"; fi  # only the parts travel back
+fi
+ls -la "$out"
