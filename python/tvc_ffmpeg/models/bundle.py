@@ -9,8 +9,14 @@ component      entry                                   needed
 tokenizer      ``config`` + ``state_dict`` (float16)   always
 ccm            ``ccm``: the integer CCM blob (uint8)   for context-model coding
 predictor      ``predictor``: ``{config, state_dict}``  to fill dropped tokens
-continuous     (reserved for the continuous stream)    not yet
+continuous     ``continuous``: see below                for the continuous stream
 =============  ======================================  =========================
+
+The ``continuous`` entry is a dict: ``config`` (models/continuous.ContinuousConfig),
+``ccm_config`` (ContinuousCcmConfig), ``encoder`` and ``branch`` (float16 state dicts of
+ContinuousEncoder and ControlBranch), ``ccm`` (the integer continuous CCM blob, uint8, what
+the C++ coder runs) and ``ccm_state`` (its float16 training mirror, so training can resume
+from a shipped file).
 
 :func:`read_bundle` also takes a training run's ``best.pt`` (``model`` +
 ``config``) and ``checkpoint.pt`` (``model``; the config is the run's
@@ -49,6 +55,60 @@ DEV_MODEL_ID = "tvc-dev"
 
 
 @dataclass(frozen=True)
+class ContinuousBundle:
+    """The continuous stream's parts of a weights file (tensors as stored: float16)."""
+
+    config: dict  # ContinuousConfig.to_dict()
+    ccm_config: dict  # ContinuousCcmConfig fields
+    encoder_state: Dict[str, torch.Tensor] = field(repr=False)
+    branch_state: Dict[str, torch.Tensor] = field(repr=False)
+    ccm_blob: bytes = field(repr=False)
+    ccm_state: Dict[str, torch.Tensor] = field(repr=False)
+
+    def to_entry(self) -> dict:
+        return {"config": dict(self.config), "ccm_config": dict(self.ccm_config),
+                "encoder": self.encoder_state, "branch": self.branch_state,
+                "ccm": torch.from_numpy(np.frombuffer(self.ccm_blob, np.uint8).copy()),
+                "ccm_state": self.ccm_state}
+
+    def modules(self, tokenizer_config: TokenizerConfig, source: str = ""):
+        """(ContinuousEncoder, ControlBranch, ContinuousContextModel) in eval mode, float32."""
+        from .continuous import ContinuousConfig, ContinuousEncoder, ControlBranch
+        from .continuous_ccm import ContinuousCcmConfig, ContinuousContextModel
+
+        try:
+            config = ContinuousConfig.from_dict(self.config)
+            ccm_fields = dict(self.ccm_config)
+            ccm_fields["kernels"] = tuple(ccm_fields.get("kernels", (3, 3, 1)))
+            ccm_config = ContinuousCcmConfig(**ccm_fields)
+        except (InvalidArgumentError, TypeError) as exc:
+            raise ModelRegistryError(f"{source}: its continuous config is not valid: {exc}") from None
+        encoder = ContinuousEncoder(config, tokenizer_config)
+        branch = ControlBranch(config, tokenizer_config)
+        ccm = ContinuousContextModel(ccm_config)
+        for module, state, what in ((encoder, self.encoder_state, "continuous encoder"),
+                                    (branch, self.branch_state, "control branch"),
+                                    (ccm, self.ccm_state, "continuous CCM")):
+            _load_state(module, state, source, what)
+        return encoder.eval(), branch.eval(), ccm.eval()
+
+
+def _continuous_entry(path: Path, entry: object) -> ContinuousBundle:
+    keys = ("config", "ccm_config", "encoder", "branch", "ccm", "ccm_state")
+    if not isinstance(entry, dict) or any(k not in entry for k in keys):
+        raise _not_weights(path, f"its 'continuous' entry lacks one of {', '.join(keys)}")
+    if not isinstance(entry["config"], dict) or not isinstance(entry["ccm_config"], dict):
+        raise _not_weights(path, "its continuous configs are not dicts")
+    if not isinstance(entry["ccm"], torch.Tensor) or entry["ccm"].dtype != torch.uint8:
+        raise _not_weights(path, "its continuous 'ccm' entry is not a byte tensor")
+    return ContinuousBundle(entry["config"], entry["ccm_config"],
+                            _state_dict(path, entry["encoder"], "continuous encoder"),
+                            _state_dict(path, entry["branch"], "continuous branch"),
+                            bytes(entry["ccm"].numpy().tobytes()),
+                            _state_dict(path, entry["ccm_state"], "continuous ccm_state"))
+
+
+@dataclass(frozen=True)
 class ModelBundle:
     """Everything one weights file holds, as read (tensors as stored: float16)."""
 
@@ -61,12 +121,13 @@ class ModelBundle:
     sha256: str = ""  # hex sha256 of the file it came from ("" when built in memory)
     source: str = ""  # the path it came from, for error messages
     form: str = "shipped"  # or "run-best" / "run-checkpoint": a training run's file
+    continuous: Optional[ContinuousBundle] = None
 
     @property
     def components(self) -> Tuple[str, ...]:
         """The components this bundle carries (a subset of COMPONENTS, in that order)."""
         present = {"tokenizer": True, "ccm": self.ccm_blob is not None,
-                   "predictor": self.predictor_state is not None, "continuous": False}
+                   "predictor": self.predictor_state is not None, "continuous": self.continuous is not None}
         return tuple(name for name in COMPONENTS if present[name])
 
     def tokenizer(self) -> CausalVideoTokenizer:
@@ -174,7 +235,8 @@ def read_bundle(path: os.PathLike, expected_sha256: Optional[str] = None) -> Mod
         except (InvalidArgumentError, TypeError, KeyError) as exc:
             raise _not_weights(p, f"its predictor config is not valid: {exc}") from None
         pred_state = _state_dict(p, entry["state_dict"], "predictor state_dict")
-    return ModelBundle(model_id, config, state, ccm, pred_config, pred_state, digest, str(p), form)
+    continuous = _continuous_entry(p, blob["continuous"]) if "continuous" in blob else None
+    return ModelBundle(model_id, config, state, ccm, pred_config, pred_state, digest, str(p), form, continuous)
 
 
 def write_bundle(bundle: ModelBundle, out: os.PathLike) -> str:
@@ -188,6 +250,8 @@ def write_bundle(bundle: ModelBundle, out: os.PathLike) -> str:
         blob["ccm"] = torch.from_numpy(np.frombuffer(bundle.ccm_blob, np.uint8).copy())
     if bundle.predictor_state is not None:
         blob["predictor"] = {"config": bundle.predictor_config.to_dict(), "state_dict": bundle.predictor_state}
+    if bundle.continuous is not None:
+        blob["continuous"] = bundle.continuous.to_entry()
     torch.save(blob, out)
     return hashlib.sha256(Path(out).read_bytes()).hexdigest()
 

@@ -25,7 +25,7 @@ are all built, so training can measure the choice.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import List, Optional, Tuple
 
 import torch
@@ -61,6 +61,16 @@ class ContinuousConfig:
         for name in ("encoder_width", "branch_width"):
             if not 1 <= getattr(self, name) <= 1024:
                 raise ModelConfigError(f"{name} must be 1..1024, got {getattr(self, name)}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ContinuousConfig":
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ModelConfigError(f"unknown continuous config fields: {sorted(unknown)}")
+        return cls(**d)
 
     def latent_frames(self, num_frames: int) -> int:
         if num_frames < 1 or (num_frames - 1) % TokenizerConfig.temporal_factor:
@@ -118,6 +128,57 @@ def quantize(latent: torch.Tensor, step: float, mode: str) -> torch.Tensor:
 
 def dequantize(values: torch.Tensor, step: float) -> torch.Tensor:
     return values.float() * step
+
+
+# ------------------------------------------------------------ step and context planes
+# The GoP header signals the step in 1/256 units (docs/bitstream.md, continuous_step).
+STEP_UNITS = 256
+MAX_STEP_CODE = (1 << 16) - 1
+
+
+def step_code(step: float) -> int:
+    """The header's continuous_step for a step (1/256 units, 1 .. 65535)."""
+    if not step > 0:
+        raise ModelConfigError(f"quantisation step must be > 0, got {step}")
+    return int(min(max(round(step * STEP_UNITS), 1), MAX_STEP_CODE))
+
+
+def step_of_code(code: int) -> float:
+    return code / STEP_UNITS
+
+
+def step_plane_value(code: int) -> int:
+    """floor(16 log2(step)) clamped to [-127, 127], in exact integer arithmetic (code^16 is an
+    exact Python integer), so encoder and decoder derive the same plane on any machine."""
+    if not 1 <= code <= MAX_STEP_CODE:
+        raise ModelConfigError(f"continuous_step must be 1..{MAX_STEP_CODE}, got {code}")
+    log16 = (code ** 16).bit_length() - 1 - 16 * 8  # floor(16 log2(code / 256))
+    return max(-127, min(127, log16))
+
+
+def context_plane_count(fsq_levels) -> int:
+    """Caller planes Q of the continuous CCM: one per FSQ digit, plus the step plane."""
+    return len(fsq_levels) + 1
+
+
+def token_context(indices: torch.Tensor, fsq_levels, latent_frames: int, temporal_factor: int,
+                  code: int) -> torch.Tensor:
+    """The continuous CCM's caller planes (N, D + 1, T', h, w), integer-valued floats in [-127, 127].
+
+    indices: the complete token grid (N, 1+k, h, w) both sides have (after dropped tokens are
+    filled). Planes 0..D-1: each FSQ digit of the token in the latent frame's token frame
+    (align_codes' rule), spread over [-127, 127]; plane D: step_plane_value(code). The codec
+    passes them to the C++ coder as int32; training to the mirror."""
+    from .fsq import indices_to_digits
+
+    digits = indices_to_digits(indices.long(), fsq_levels)  # (N, t, h, w, D)
+    top = torch.tensor([int(v) - 1 for v in fsq_levels], dtype=torch.int64, device=indices.device)
+    spread = torch.div((2 * digits - top) * 127, top.clamp(min=1), rounding_mode="floor")
+    planes = spread.permute(0, 4, 1, 2, 3)  # (N, D, t, h, w)
+    planes = align_codes(planes, latent_frames, temporal_factor)
+    n, _, t, h, w = planes.shape
+    step = torch.full((n, 1, t, h, w), step_plane_value(code), dtype=torch.int64, device=indices.device)
+    return torch.cat([planes, step], dim=1).float()
 
 
 def align_codes(codes: torch.Tensor, latent_frames: int, temporal_factor: int) -> torch.Tensor:
