@@ -1,13 +1,16 @@
-"""``tvc train tokenizer|ccm|predictor``: train (or resume) the tokenizer, its context model
-or its token predictor."""
+"""``tvc train tokenizer|ccm|predictor|continuous``: train (or resume) the tokenizer, its context
+model, its token predictor, or the continuous stream on top of a frozen tokenizer."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import re
+import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 from ..data.cache import CacheLayout
 from ..errors import TrainArgumentError
@@ -66,12 +69,17 @@ def _device(args: argparse.Namespace):
     return TrainDevice.resolve(args.device, args.amp)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(continuous_config: Optional[Tuple[Path, dict]] = None) -> argparse.ArgumentParser:
+    """The 'tvc train' parser; ``continuous_config`` (a --config file's path and values) sets the
+    defaults of the 'continuous' subcommand."""
     p = argparse.ArgumentParser(prog="tvc train", description="Train a model (docs/models.md has the recipes).")
     sub = p.add_subparsers(dest="what", required=True)
     _add_tokenizer_parser(sub)
     _add_ccm_parser(sub)
     _add_predictor_parser(sub)
+    continuous = _add_continuous_parser(sub)
+    if continuous_config is not None:
+        _apply_config(continuous, *continuous_config)
     return p
 
 
@@ -160,6 +168,144 @@ def _add_predictor_parser(sub) -> None:
                    help="also write TOKENIZER's file plus the trained predictor to OUT and print its sha256")
 
 
+def _float_pair(text: str) -> tuple:
+    try:
+        a, b = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two comma-separated numbers A,B, got {text!r}") from None
+    return a, b
+
+
+def _add_continuous_parser(sub) -> argparse.ArgumentParser:
+    from ..models.continuous import ContinuousConfig
+    from ..train.continuous import ContinuousTrainConfig
+
+    d, m = ContinuousTrainConfig(), ContinuousConfig()
+    c = sub.add_parser(
+        "continuous", help="train the continuous stream (encoder, ControlNet branch, context model) "
+                           "on a frozen tokenizer",
+        description="Train the continuous stream on top of the frozen tokenizer of --init-weights "
+                    "(docs/models.md, 'Continuous stream: training'); rerunning the same command resumes from "
+                    "RUN_DIR/checkpoint.pt. Writes config.json, train.csv, val.csv, best.pt; with --bundle, "
+                    "also the base weights plus the trained continuous stream (from best.pt) as a weights file.")
+    c.add_argument("--run-dir", required=True, type=Path, help="directory of this run (created if missing)")
+    c.add_argument("--init-weights", required=True, type=Path,
+                   help="shipped-format weights with the tokenizer (and CCM) to build on, e.g. "
+                        "python/tvc_ffmpeg/models/weights/tvc-s-v3.pt; needed on every resume too")
+    c.add_argument("--config", type=Path, default=None, metavar="FILE",
+                   help="JSON object of option defaults (keys: option names, e.g. {\"lambda\": 0.5, "
+                        "\"step-range\": \"0.5,4\"}); options given on the command line win")
+    c.add_argument("--steps", type=int, default=d.steps, help="total optimizer steps (default %(default)s)")
+    c.add_argument("--lr", type=float, default=d.lr, help="peak learning rate, cosine decay to 10%% "
+                                                          "(default %(default)s)")
+    c.add_argument("--lambda", dest="lam", type=float, default=d.lam,
+                   help="rate weight: loss = MSE on [-1, 1] RGB + LAMBDA * continuous bits per pixel "
+                        "(default %(default)s)")
+    c.add_argument("--step-range", type=_float_pair, default=(d.step_min, d.step_max), metavar="A,B",
+                   help="each batch's quantisation step is drawn log-uniformly in [A, B] (latent units; "
+                        "a larger step = fewer bits) (default %s,%s)" % (d.step_min, d.step_max))
+    c.add_argument("--rate-warmup", type=int, default=d.rate_warmup,
+                   help="steps over which the rate gradient reaching the encoder ramps from 0 to full "
+                        "(keeps the latent from collapsing; default %(default)s)")
+    c.add_argument("--channels", type=int, default=m.channels, help="continuous latent planes (default %(default)s)")
+    c.add_argument("--temporal-factor", type=int, default=m.temporal_factor, choices=(1, 2, 4, 8),
+                   help="source frames per latent frame (default %(default)s)")
+    c.add_argument("--width", type=int, default=32,
+                   help="hidden channels of the continuous encoder and of the branch (default %(default)s)")
+    c.add_argument("--batch-size", type=int, default=d.batch_size)
+    c.add_argument("--gop-frames", type=int, default=d.crop.frames,
+                   help="frames per training crop and validation GoP (1 + 8k; default %(default)s)")
+    c.add_argument("--crop-size", type=int, default=d.crop.size,
+                   help="side of square training crops in pixels (multiple of 16; default %(default)s)")
+    c.add_argument("--seed", type=int, default=d.seed)
+    c.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads (default %(default)s)")
+    c.add_argument("--val-every", type=int, default=d.val_every,
+                   help="validate every N steps (bikes and carphone frames 0-63 at steps "
+                        f"{', '.join(f'{v:g}' for v in d.val_steps)}; default %(default)s)")
+    c.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
+    _add_data_args(c)
+    _add_device_args(c)
+    c.add_argument("--bundle", type=Path, default=None, metavar="OUT",
+                   help="after training, write the base weights plus the continuous stream of best.pt to OUT "
+                        "and print its sha256 (rerun with the same --steps to export without training)")
+    c.add_argument("--model-id", default=None, help="model id written into --bundle's file (kebab-case, e.g. "
+                                                     "tvc-s-v4c)")
+    c.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+    return c
+
+
+_MODEL_ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+
+
+def _read_continuous_config(argv: Sequence[str]) -> Optional[Tuple[Path, dict]]:
+    """The --config FILE of a 'continuous' command line, read as a JSON object (None without one)."""
+    probe = argparse.ArgumentParser(add_help=False)
+    probe.add_argument("--config", type=Path, default=None)
+    known, _ = probe.parse_known_args(list(argv))
+    if known.config is None:
+        return None
+    try:
+        values = json.loads(known.config.read_text())
+    except OSError as exc:
+        raise TrainArgumentError(f"--config: cannot read {known.config}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise TrainArgumentError(f"--config: {known.config} is not JSON: {exc}") from None
+    if not isinstance(values, dict):
+        raise TrainArgumentError(f"--config: {known.config} must hold a JSON object of option values")
+    return known.config, values
+
+
+def _apply_config(parser: argparse.ArgumentParser, path: Path, values: dict) -> None:
+    """Make a --config file's values the parser's defaults (typed as on the command line), refusing
+    keys that are no option of the command."""
+    # argparse has no public list of a parser's actions; _actions is stable across Python versions.
+    options = {a.option_strings[0][2:]: a for a in parser._actions if a.option_strings}  # noqa: SLF001
+    defaults = {}
+    for key, value in values.items():
+        name = str(key).replace("_", "-")
+        action = options.get(name)
+        if action is None or name in ("config", "help", "run-dir"):
+            raise TrainArgumentError(f"--config: {path}: unknown option {key!r}")
+        if action.type is not None and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            try:
+                value = action.type(str(value))
+            except (argparse.ArgumentTypeError, ValueError) as exc:
+                raise TrainArgumentError(f"--config: {path}: option {key!r}: {exc}") from None
+        defaults[action.dest] = value
+    parser.set_defaults(**defaults)
+
+
+def _train_continuous(args: argparse.Namespace) -> int:
+    from ..models.config import ModelConfigError
+    from ..models.continuous import ContinuousConfig
+    from ..train.continuous import ContinuousTrainConfig, export_continuous, load_base, train_continuous
+
+    if (args.bundle is None) != (args.model_id is None):
+        raise TrainArgumentError("--bundle and --model-id go together")
+    if args.model_id is not None and not _MODEL_ID.fullmatch(args.model_id):
+        raise TrainArgumentError(f"--model-id must be kebab-case (a-z, 0-9, single dashes), got {args.model_id!r}")
+    if args.width < 1:
+        raise TrainArgumentError(f"--width must be positive, got {args.width}")
+    where = _device(args)
+    try:
+        config = ContinuousConfig(channels=args.channels, temporal_factor=args.temporal_factor,
+                                  encoder_width=args.width, branch_width=args.width)
+    except ModelConfigError as exc:
+        raise TrainArgumentError(f"--channels: {exc}") from None
+    cfg = ContinuousTrainConfig(
+        steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, lam=args.lam,
+        step_min=args.step_range[0], step_max=args.step_range[1], rate_warmup=args.rate_warmup,
+        val_every=args.val_every, checkpoint_minutes=args.checkpoint_minutes, threads=args.threads,
+        crop=replace(CropConfig(), frames=args.gop_frames, size=args.crop_size))
+    base = load_base(args.init_weights)
+    best = train_continuous(args.run_dir, base, config, cfg, _resolve_cache(args), progress=not args.no_progress,
+                            where=where, minutes=args.minutes)
+    log.info("done; best weights in %s", best)
+    if args.bundle is not None:
+        print(f"{args.bundle}: sha256 {export_continuous(args.run_dir, base, args.bundle, args.model_id)}")
+    return 0
+
+
 def _load_tokenizer(path: Path):
     """--tokenizer of ``train ccm`` and ``train predictor``, refused with a clear error."""
     from ..models.registry import ModelRegistryError, load_tokenizer_file
@@ -225,7 +371,11 @@ def _train_ccm(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config = _read_continuous_config(argv[1:]) if argv[:1] == ["continuous"] else None
+    args = build_parser(config).parse_args(argv)
+    if args.what == "continuous":
+        return _train_continuous(args)
     if args.what == "ccm":
         return _train_ccm(args)
     if args.what == "predictor":

@@ -19,12 +19,8 @@ machine, and config.json of older runs stays valid.
 
 from __future__ import annotations
 
-from ..errors import RunMismatchError
-import csv
-import json
 import logging
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,11 +29,14 @@ from typing import Optional
 import torch
 
 from ..data.cache import CacheLayout
+from ..errors import RunMismatchError
 from ..data.dataset import CropConfig, GopCropSampler
 from ..models.config import TokenizerConfig
 from ..models.tokenizer import CausalVideoTokenizer
 from .losses import LossWeights, reconstruction_loss
 from .device import OnDevice, TrainDevice, load_checkpoint, to_cpu
+from .runfiles import append_csv as _append_csv, atomic_save as _atomic_save, check_or_write_config
+from .runfiles import cosine_lr as _lr_at, drop_rows_after as _drop_rows_after
 from .threads import ThreadTuner
 from .validate import ValidationSet
 
@@ -63,58 +62,8 @@ class TrainConfig:
     crop: CropConfig = field(default_factory=CropConfig)
 
 
-def _lr_at(step: int, cfg: TrainConfig) -> float:
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
-    floor = cfg.min_lr_fraction
-    return cfg.lr * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
-
-
-def _atomic_save(obj: dict, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def _append_csv(path: Path, row: dict) -> None:
-    new = not path.exists()
-    with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
-
-
-def _drop_rows_after(path: Path, step: int) -> None:
-    """Forget log rows written after the checkpoint a resumed run restarts from."""
-    if not path.exists():
-        return
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return
-    kept = [r for r in rows if int(r["step"]) <= step]
-    if len(kept) != len(rows):
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(kept)
-
-
 def _check_or_write_config(run_dir: Path, train_cfg: TrainConfig, model_cfg: TokenizerConfig) -> None:
-    path = run_dir / "config.json"
-    current = {"model": model_cfg.to_dict(), "train": asdict(train_cfg)}
-    if path.exists():
-        stored = json.loads(path.read_text())
-        if stored["model"] != json.loads(json.dumps(current["model"])):
-            raise RunMismatchError(f"{path}: model config differs from the stored run; use a new --run-dir")
-        # Everything but the step budget must match for a resume to mean "the same run".
-        a = {k: v for k, v in stored["train"].items() if k != "steps"}
-        b = {k: v for k, v in json.loads(json.dumps(current["train"])).items() if k != "steps"}
-        if a != b:
-            raise RunMismatchError(f"{path}: training config differs from the stored run: {a} vs {b}")
-    path.write_text(json.dumps(current, indent=2))
+    check_or_write_config(run_dir, {"model": model_cfg.to_dict(), "train": asdict(train_cfg)})
 
 
 def train_tokenizer(run_dir: Path, model_cfg: TokenizerConfig, cfg: TrainConfig,
