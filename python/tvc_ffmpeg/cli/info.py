@@ -7,7 +7,7 @@ import json
 import sys
 from typing import List, Optional, Sequence
 
-from ..bitstream import CHROMA_FORMATS, COLOR_RANGES, Damaged, TvcReader
+from ..bitstream import CHROMA_FORMATS, COLOR_RANGES, SUBSTREAM_CONTINUOUS, Damaged, TvcReader
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,8 +15,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tvc info",
         description=(
             "Print a .tvc file's sequence header and, per GoP, its frame count, first pts, "
-            "quality level, mask pattern, coded picture size and size (bytes, and bits per pixel = bytes*8 / "
-            "(width*height*frames)). Damaged, missing, repeated and out-of-order GoPs and a "
+            "quality level, mask pattern, coded picture size, size (bytes, and bits per pixel = bytes*8 / "
+            "(width*height*frames)), and, for GoPs that carry the continuous substream, its quantisation "
+            "step (latent units) and its bytes ('-' for token-only GoPs). Damaged, missing, repeated and out-of-order GoPs and a "
             "stream that ends early are flagged with the GoPs and frames they cost; the exit "
             "status is 1 when any was found. '-' reads the stream from stdin."
         ),
@@ -62,6 +63,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 "coded_size": [packet.coded_width, packet.coded_height],
                 "bytes": len(item.packet_bytes),
                 "substreams": {str(k): len(p) for k, p in packet.substreams},
+                "continuous_bytes": len(packet.substream(SUBSTREAM_CONTINUOUS) or b""),
                 "bpp": len(item.packet_bytes) * 8 / (pixels * packet.frame_count),
             }
         )
@@ -100,11 +102,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"timing      {fr} fps, time base {h.time_base[0]}/{h.time_base[1]}, "
               f"GoP length {h.gop_length}")
         print(f"{'gop':>5} {'frames':>6} {'first_pts':>10} {'q':>3} {'mask':>4} {'coded':>11} "
-              f"{'bytes':>8} {'bpp':>9}")
+              f"{'bytes':>8} {'bpp':>9} {'step':>7} {'cont':>7}")
         for g in gops:
             coded = "{}x{}".format(*g["coded_size"])
+            # The step as the decoder uses it: continuous_step / 256 (docs/bitstream.md).
+            step = f"{g['continuous_step'] / 256:.3f}" if g["continuous_step"] else "-"
+            cont = str(g["continuous_bytes"]) if g["continuous_step"] else "-"
             print(f"{g['gop_index']:>5} {g['frames']:>6} {g['first_pts']:>10} {g['quality']:>3} "
-                  f"{g['mask_pattern']:>4} {coded:>11} {g['bytes']:>8} {g['bpp']:>9.5f}")
+                  f"{g['mask_pattern']:>4} {coded:>11} {g['bytes']:>8} {g['bpp']:>9.5f} {step:>7} {cont:>7}")
         for d in damaged:
             print(f"DAMAGED     {d['text']}")
         if damaged:

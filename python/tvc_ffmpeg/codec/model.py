@@ -15,6 +15,7 @@ from ..models.bundle import ModelBundle, half_state, read_bundle, write_bundle
 from ..models.predictor import TokenPredictor
 from ..models.tokenizer import CausalVideoTokenizer
 from ..settings import BACKENDS, DEFAULT_BACKEND
+from .continuous import ContinuousCoder, ContinuousParts
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,10 @@ class CodecModel:
     torch, onnxruntime, tensorrt, or auto (the default, settings.DEFAULT_BACKEND), with
     ``threads`` CPU threads (0 = the runtime's default). It changes pixels within a tested
     bound, never what a stream contains beyond the tokens the encoder net chose.
-    ``quality_scales[q]`` is the size of the picture quality level q codes, relative to
-    the source (the model card's ladder; docs/codec.md).
+    ``quality_levels[q]`` is quality level q of the model card's ladder (docs/codec.md):
+    the size of the picture it codes, relative to the source, and its continuous step code
+    (0: tokens only); ``quality_scales`` lists the sizes. ``continuous`` holds the
+    continuous stream's nets and coder blob when the weights carry them (codec/continuous.py).
     """
 
     model_id: str
@@ -36,12 +39,42 @@ class CodecModel:
     ccm_blob: Optional[bytes] = None
     backend: str = DEFAULT_BACKEND
     predictor: Optional[TokenPredictor] = None
-    quality_scales: Tuple[Fraction, ...] = registry.DEFAULT_QUALITY_SCALES
+    quality_levels: Tuple[registry.QualityLevel, ...] = registry.DEFAULT_LEVELS
     threads: int = 0
+    continuous: Optional[ContinuousParts] = None
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise InvalidArgumentError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+        registry.check_ladder(self.quality_levels, self.model_id)
+        if self.continuous is None and any(level.step_code for level in self.quality_levels):
+            raise InvalidArgumentError(f"{self.model_id}: its quality ladder has continuous steps "
+                                       f"but the model has no continuous stream")
+
+    @property
+    def quality_scales(self) -> Tuple[Fraction, ...]:
+        """The picture scale of each quality level (derived from ``quality_levels``)."""
+        return tuple(level.scale for level in self.quality_levels)
+
+    def step_code(self, quality: int) -> int:
+        """The continuous step code quality level ``quality`` signals (0: tokens only)."""
+        return self.quality_levels[quality].step_code
+
+    @cached_property
+    def continuous_runtime(self):
+        """The continuous encoder + fused decoder (runtime/continuous.py), created on first use."""
+        if self.continuous is None:
+            raise InvalidArgumentError(f"model {self.model_id} has no continuous stream")
+        from ..runtime.continuous import create_continuous_runtime
+
+        return create_continuous_runtime(self.backend, self.tokenizer, self.continuous,
+                                         threads=self.threads or None)
+
+    def continuous_coder(self):
+        """The continuous substream's coder (codec/continuous.py), or None without a continuous stream."""
+        if self.continuous is None:
+            return None
+        return ContinuousCoder(self.continuous.ccm_blob, self.continuous.config.channels, self.fsq_levels)
 
     @cached_property
     def runtime(self):
@@ -78,16 +111,21 @@ class CodecModel:
 
     @classmethod
     def _from_bundle(cls, bundle: ModelBundle, backend: str,
-                     quality_scales: Tuple[Fraction, ...] = registry.DEFAULT_QUALITY_SCALES,
+                     levels: Optional[Tuple[registry.QualityLevel, ...]] = None,
                      model_id: Optional[str] = None) -> "CodecModel":
+        continuous = None
+        if bundle.continuous is not None:
+            continuous = ContinuousParts.from_bundle(bundle.continuous, bundle.tokenizer_config, bundle.source)
+        if levels is None:  # weights given as a file: the default ladder for what they carry
+            levels = registry.DEFAULT_CONTINUOUS_LEVELS if continuous is not None else registry.DEFAULT_LEVELS
         return cls(model_id or bundle.model_id, bytes.fromhex(bundle.sha256), bundle.tokenizer(),
-                   bundle.ccm_blob, backend, bundle.predictor(), tuple(quality_scales))
+                   bundle.ccm_blob, backend, bundle.predictor(), tuple(levels), continuous=continuous)
 
     @classmethod
     def load(cls, model_id: str = registry.DEFAULT_MODEL_ID, backend: str = DEFAULT_BACKEND) -> "CodecModel":
         """A shipped model, weights verified against the registry's sha256."""
         entry = registry.get_entry(model_id)
-        return cls._from_bundle(registry.load_bundle(model_id), backend, entry.quality_scales)
+        return cls._from_bundle(registry.load_bundle(model_id), backend, entry.levels)
 
     @classmethod
     def for_stream(cls, model_id: str, backend: str = DEFAULT_BACKEND) -> "CodecModel":
@@ -106,7 +144,8 @@ class CodecModel:
         """Weights from a file (shipped format or a training run's best.pt/checkpoint.pt).
 
         The stream records the file's sha256, so only a decoder given the same
-        file can decode it. The id defaults to the one stored in the file, or
+        file can decode it. Its quality ladder is registry.DEFAULT_LEVELS, or
+        registry.DEFAULT_CONTINUOUS_LEVELS when the file carries the continuous stream. The id defaults to the one stored in the file, or
         'tvc-dev' for training checkpoints. A file that is not a weights file is an
         InvalidArgumentError naming it and what it is not.
         """

@@ -14,8 +14,9 @@ from fractions import Fraction
 from typing import List, Optional, Tuple, Union
 
 import numpy as np
+import torch
 
-from ..bitstream import SUBSTREAM_DISCRETE, GopPacket, SequenceHeader, require_model
+from ..bitstream import SUBSTREAM_CONTINUOUS, SUBSTREAM_DISCRETE, GopPacket, SequenceHeader, require_model
 from ..errors import InvalidArgumentError, InvalidDataError, LimitExceededError
 from ..models.gop import latent_frames, valid_length
 from ..models.registry import DEFAULT_QUALITY_SCALES
@@ -24,6 +25,8 @@ from ..video.color import resolve_matrix, rgb_to_yuv420, yuv420_to_rgb
 from ..video.frames import Frame, VideoInfo
 from ..video.resample import resize_rgb, scaled_size
 from .._native import NUM_MASK_PATTERNS, mask_keep
+from ..models.continuous import quantize, step_of_code
+from .continuous import context_of, dequantized
 from .limits import check_gop, check_picture
 from .model import CodecModel
 from .predict import fill_dropped
@@ -135,6 +138,7 @@ class Encoder:
         self.header = info_to_header(info, self.model, s.gop_length)
         self._matrix = resolve_matrix(info.colorspace, info.height)
         self._coder = self.model.token_coder()
+        self._continuous_coder = self.model.continuous_coder()
         self._pending: List[Frame] = []
         self._gop_index = first_gop_index
         self._flushed = False
@@ -159,7 +163,8 @@ class Encoder:
             for q in fitting:
                 g = _Geometry(*coded_size(info, q, self.model), self.model)
                 positions[q] = g.latent_h * g.latent_w
-            self._rate = RateController(float(s.bitrate) / float(info.frame_rate), positions)
+            steps = {q: self.model.step_code(q) for q in fitting}
+            self._rate = RateController(float(s.bitrate) / float(info.frame_rate), positions, steps)
 
     def encode(self, frame: Optional[Frame]) -> List[GopPacket]:
         if self._flushed:
@@ -187,13 +192,35 @@ class Encoder:
         return np.stack([yuv420_to_rgb(f.y, f.u, f.v, self._matrix, self.info.color_range) for f in frames])
 
     def _tokenize(self, rgb: np.ndarray) -> np.ndarray:
+        return self.model.runtime.encode(self._padded_input(rgb))[0]
+
+    def _padded_input(self, rgb: np.ndarray) -> np.ndarray:
+        """(T, H, W, 3) RGB in [0, 1] -> the nets' input (1, 3, 1 + 8k, H', W') in [-1, 1],
+        padded to the tokenizer's multiples by repeating the edge."""
         t, height, width, _ = rgb.shape
         g = _Geometry(width, height, self.model)
         pad_t = valid_length(t, g.temporal_factor) - t  # repeat the last frame (edge)
         rgb = np.pad(rgb, ((0, pad_t), (0, g.padded_h - height), (0, g.padded_w - width), (0, 0)),
                      mode="edge")
-        x = rgb.transpose(3, 0, 1, 2)[None] * np.float32(2.0) - np.float32(1.0)
-        return self.model.runtime.encode(x)[0]
+        return rgb.transpose(3, 0, 1, 2)[None] * np.float32(2.0) - np.float32(1.0)
+
+    def _continuous_payload(self, rgb: np.ndarray, tokens: np.ndarray, pattern: int, code: int) -> bytes:
+        """The kind-2 payload of a GoP: its latent from the source and the token-only
+        reconstruction of exactly the grid the decoder will complete, quantised at the
+        step of ``code``, coded with context planes from that grid (codec/continuous.py)."""
+        grid = fill_dropped(np.where(mask_keep(pattern, *tokens.shape), tokens, -1),
+                            self.model.predictor, PREDICTOR_STEPS)
+        x = self._padded_input(rgb)
+        recon = self.model.runtime.decode(grid[None])
+        latent = self.model.continuous_runtime.encode(x, recon)
+        values = quantize(torch.from_numpy(latent), step_of_code(code), "round")[0].numpy()
+        parts = self.model.continuous
+        frames = parts.latent_frames(rgb.shape[0], self.model.temporal_factor)
+        if values.shape[1] != frames:
+            raise InvalidArgumentError(f"continuous encoder gave {values.shape[1]} latent frames, "
+                                       f"its config says {frames}")
+        ctx = context_of(grid, self.model.fsq_levels, frames, parts.config.temporal_factor, code)
+        return self._continuous_coder.encode(values, ctx)
 
     def _choose_mask(self, tokens: np.ndarray, rgb: np.ndarray) -> int:
         """The highest mask pattern whose decoded GoP loses at most AUTO_MASK_MAX_LOSS_DB."""
@@ -220,11 +247,14 @@ class Encoder:
         rgb = resize_rgb(source, height, width)
         tokens = self._tokenize(rgb)
         pattern = self._choose_mask(tokens, rgb) if self.mask_pattern == AUTO_MASK else self.mask_pattern
+        code = self.model.step_code(quality)
+        substreams = [(SUBSTREAM_DISCRETE, self._coder.encode(tokens, pattern))]
+        if code:
+            substreams.append((SUBSTREAM_CONTINUOUS, self._continuous_payload(rgb, tokens, pattern, code)))
         return GopPacket(
             gop_index=self._gop_index, frame_count=len(frames), first_pts=frames[0].pts,
-            quality=quality, mask_pattern=pattern, continuous_step=0,
-            coded_width=width, coded_height=height,
-            substreams=((SUBSTREAM_DISCRETE, self._coder.encode(tokens, pattern)),),
+            quality=quality, mask_pattern=pattern, continuous_step=code,
+            coded_width=width, coded_height=height, substreams=tuple(substreams),
         )
 
     def close(self) -> None:
@@ -261,6 +291,7 @@ class Decoder:
         self.info = header_to_info(header)
         self._matrix = resolve_matrix(self.info.colorspace, self.info.height)
         self._coder = self.model.token_coder()
+        self._continuous_coder = self.model.continuous_coder()
 
     def tokens_of(self, packet: GopPacket) -> np.ndarray:
         """The tokens the packet carries; -1 where its mask pattern dropped one."""
@@ -286,12 +317,39 @@ class Decoder:
         """Fill dropped tokens: the model's predictor if it has one, else copy-previous."""
         return fill_dropped(grid, self.model.predictor, PREDICTOR_STEPS)
 
+    def continuous_values(self, packet: GopPacket, grid: np.ndarray) -> Optional[np.ndarray]:
+        """The GoP's quantised continuous latent (int32 C x T' x h x w) decoded against its
+        complete token ``grid``, or None when its continuous_step is 0. InvalidDataError when
+        the step and the kind-2 substream disagree, when the model has no continuous stream,
+        or when the payload is damaged."""
+        what = f"GoP {packet.gop_index}"
+        payload = packet.substream(SUBSTREAM_CONTINUOUS)
+        code = packet.continuous_step
+        if code == 0:
+            if payload is not None:
+                raise InvalidDataError(f"{what} has a continuous substream (kind 2) but continuous_step 0")
+            return None
+        if payload is None:
+            raise InvalidDataError(f"{what} signals continuous_step {code} but has no continuous substream")
+        parts = self.model.continuous
+        if parts is None:
+            raise InvalidDataError(f"{what} signals continuous_step {code}, but model {self.model.model_id} "
+                                   f"has no continuous stream")
+        frames = parts.latent_frames(packet.frame_count, self.model.temporal_factor)
+        ctx = context_of(grid, self.model.fsq_levels, frames, parts.config.temporal_factor, code)
+        return self._continuous_coder.decode(payload, ctx, what)
+
     def decode(self, packet: Optional[GopPacket]) -> List[Frame]:
         if packet is None:
             return []
         self.check_limits(packet)
         grid = self.complete(self.tokens_of(packet))
-        rgb = decode_pixels(self.model, grid, (packet.frame_count, packet.coded_height, packet.coded_width))
+        values = self.continuous_values(packet, grid)
+        shape = (packet.frame_count, packet.coded_height, packet.coded_width)
+        if values is None:
+            rgb = decode_pixels(self.model, grid, shape)
+        else:
+            rgb = decode_fused_pixels(self.model, grid, dequantized(values, packet.continuous_step), shape)
         rgb = resize_rgb(rgb, self.info.height, self.info.width)
         step = self.info.frame_duration
         frames = []
@@ -312,8 +370,17 @@ class Decoder:
 
 def decode_pixels(model: CodecModel, grid: np.ndarray, shape: Tuple[int, int, int]) -> np.ndarray:
     """A complete token grid -> (frames, height, width, 3) float RGB in [0, 1], cropped to ``shape``."""
+    return _cropped_rgb(model.runtime.decode(grid[None]), shape)
+
+
+def decode_fused_pixels(model: CodecModel, grid: np.ndarray, latent: np.ndarray,
+                        shape: Tuple[int, int, int]) -> np.ndarray:
+    """As decode_pixels, with the dequantised continuous latent (C, T', h, w) fused in."""
+    return _cropped_rgb(model.continuous_runtime.decode(grid[None], latent[None]), shape)
+
+
+def _cropped_rgb(y: np.ndarray, shape: Tuple[int, int, int]) -> np.ndarray:
     frames, height, width = shape
-    y = model.runtime.decode(grid[None])
     rgb = y[0, :, :frames, :height, :width].transpose(1, 2, 3, 0)
     return (np.clip(rgb, -1, 1) + np.float32(1.0)) / np.float32(2.0)
 

@@ -28,13 +28,63 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 TVC_S_V3 = "tvc-s-v3"
 DEFAULT_MODEL_ID = TVC_S_V3
 
+
+
+@dataclass(frozen=True)
+class QualityLevel:
+    """One rung of a model's quality ladder: the size of the picture the tokenizer codes,
+    relative to the source, and the continuous step code the GoP header signals
+    (models/continuous.step_code: 1/256 units; 0 = no continuous substream)."""
+
+    scale: Fraction
+    step_code: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scale, Fraction) or self.scale <= 0:
+            raise ModelRegistryError(f"a quality level's scale must be a positive Fraction, got {self.scale!r}")
+        if isinstance(self.step_code, bool) or not isinstance(self.step_code, int) \
+                or not 0 <= self.step_code <= 0xFFFF:
+            raise ModelRegistryError(f"a quality level's step code must be 0..65535, got {self.step_code!r}")
+
+
+def levels_of_scales(scales) -> Tuple[QualityLevel, ...]:
+    """A token-only ladder from picture scales."""
+    return tuple(QualityLevel(Fraction(s)) for s in scales)
+
+
+def check_ladder(levels: Tuple[QualityLevel, ...], what: str) -> Tuple[QualityLevel, ...]:
+    """``levels`` as a tuple, or ModelRegistryError when it cannot be "higher = better":
+    empty, or a level that is at once smaller and coarser than the one below it."""
+    levels = tuple(levels)
+    if not levels:
+        raise ModelRegistryError(f"{what}: the quality ladder is empty")
+    for q in range(1, len(levels)):
+        lo, hi = levels[q - 1], levels[q]
+        # A finer step is a smaller code; "no continuous stream" is the coarsest of all.
+        coarser = (hi.step_code == 0 and lo.step_code != 0) or (
+            hi.step_code and lo.step_code and hi.step_code > lo.step_code)
+        if hi.scale < lo.scale or (hi.scale == lo.scale and (coarser or hi == lo)):
+            raise ModelRegistryError(f"{what}: quality level {q} ({hi}) is not better than level {q - 1} ({lo})")
+    return levels
+
+
 # Quality levels, higher = better: the size of the picture the tokenizer codes, relative
 # to the source (docs/codec.md has each level's measured rate and quality). Coding a
 # smaller picture is far cheaper in quality per bit saved than dropping tokens; the top
 # level codes a larger one for more detail. A model card may carry its own ladder; weights
 # given as a file (training runs) use this one.
 DEFAULT_QUALITY_SCALES: Tuple[Fraction, ...] = (Fraction(1, 2), Fraction(3, 4), Fraction(1), Fraction(3, 2))
+DEFAULT_LEVELS: Tuple[QualityLevel, ...] = levels_of_scales(DEFAULT_QUALITY_SCALES)
 # The default level (settings.DEFAULT_QUALITY) is the middle of this ladder.
+
+# Weights given as a file that carry the continuous component (training runs) get this
+# ladder: the token-only levels up to full size, then full size with the continuous stream
+# at steps 2, 1 and 1/2 (latent units; codes in 1/256), then 3/2 size with step 1/2.
+# A placeholder until trained models are measured: a shipped card sets its own.
+DEFAULT_CONTINUOUS_LEVELS: Tuple[QualityLevel, ...] = DEFAULT_LEVELS[:3] + (
+    QualityLevel(Fraction(1), 512), QualityLevel(Fraction(1), 256), QualityLevel(Fraction(1), 128),
+    QualityLevel(Fraction(3, 2), 128),
+)
 
 
 @dataclass(frozen=True)
@@ -46,7 +96,15 @@ class ModelEntry:
     weights_file: str
     sha256: Optional[str]  # None until trained weights have been exported and committed
     components: Tuple[str, ...] = ("tokenizer",)  # which of bundle.COMPONENTS the file carries
-    quality_scales: Tuple[Fraction, ...] = DEFAULT_QUALITY_SCALES  # level q codes scale q
+    levels: Tuple[QualityLevel, ...] = DEFAULT_LEVELS  # level q: (picture scale, continuous step code)
+
+    def __post_init__(self) -> None:
+        check_ladder(self.levels, self.model_id)
+
+    @property
+    def quality_scales(self) -> Tuple[Fraction, ...]:
+        """The picture scale of each level (derived from ``levels``)."""
+        return tuple(level.scale for level in self.levels)
 
     @property
     def weights_path(self) -> Path:
