@@ -320,7 +320,7 @@ def test_unknown_substream_kinds():
     with pytest.raises(tvc.UnsupportedVersionError, match="kind 5"):
         GopPacket.from_bytes(spec_gop(substreams=((5, b"xy"),)))
     p = GopPacket.from_bytes(spec_gop(substreams=((1, b"ab"), (200, b"ignored"))))
-    assert p.substreams == ((1, b"ab"),)
+    assert p.substreams == ((1, b"ab"), (200, b"ignored"))  # kept for whoever knows the kind
     with pytest.raises(tvc.InvalidDataError, match="same kind"):
         GopPacket.from_bytes(spec_gop(substreams=((1, b"ab"), (1, b"cd"))))
 

@@ -184,7 +184,7 @@ def test_error_table_maps_through_code_attribute():
 
 def _c_encoder_settings(**changes):
     c = {"model": None, "weights_path": None, "backend": None, "quality": -1, "bitrate": 0, "gop_length": 0,
-         "mask_pattern": 0, "threads": 0, "max_pixels": 0, "max_gop_pixels": 0}
+         "mask_pattern": 0, "threads": 0, "max_pixels": 0, "max_gop_pixels": 0, "colour_correction": -1}
     c.update(changes)
     return c
 
@@ -192,6 +192,10 @@ def _c_encoder_settings(**changes):
 def test_c_unset_values_mean_the_python_defaults():
     assert encoder_settings(_c_encoder_settings()) == EncoderSettings()
     assert encoder_settings(_c_encoder_settings(mask_pattern=-1)).mask_pattern == "auto"
+    assert encoder_settings(_c_encoder_settings(colour_correction=0)).colour_correction is False
+    assert encoder_settings(_c_encoder_settings(colour_correction=1)).colour_correction is True
+    with pytest.raises(InvalidArgumentError, match="colour_correction must be True or False, got 2"):
+        encoder_settings(_c_encoder_settings(colour_correction=2))
     got = encoder_settings(_c_encoder_settings(backend="torch", quality=1, bitrate=20000, gop_length=17, threads=2))
     assert got == EncoderSettings(backend="torch", quality=1, bitrate=20000, gop_length=17, threads=2)
     dc = {"model": None, "weights_path": None, "backend": None, "threads": 0, "max_pixels": 0, "max_gop_pixels": 0}

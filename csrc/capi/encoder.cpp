@@ -67,11 +67,11 @@ int tvc_encoder_open(TvcEncoder** encoder, const TvcEncoderSettings* s) {
     Gil gil;
     const TvcVideoInfo& v = s->video;
     Ref settings(Py_BuildValue(
-        "{s:z,s:z,s:z,s:i,s:L,s:i,s:i,s:i,s:L,s:L}", "model", s->model, "weights_path", s->weights_path,
+        "{s:z,s:z,s:z,s:i,s:L,s:i,s:i,s:i,s:L,s:L,s:i}", "model", s->model, "weights_path", s->weights_path,
         "backend", s->backend, "quality", s->quality, "bitrate", static_cast<long long>(s->bitrate),
         "gop_length", s->gop_length, "mask_pattern", s->mask_pattern, "threads", s->threads,
         "max_pixels", static_cast<long long>(s->max_pixels), "max_gop_pixels",
-        static_cast<long long>(s->max_gop_pixels)));
+        static_cast<long long>(s->max_gop_pixels), "colour_correction", s->colour_correction));
     Ref video(Py_BuildValue(
         "{s:i,s:i,s:(ii),s:(ii),s:(ii),s:i,s:i,s:i,s:i,s:i,s:i}", "width", v.width, "height", v.height,
         "frame_rate", v.frame_rate.num, v.frame_rate.den, "time_base", v.time_base.num, v.time_base.den,

@@ -37,6 +37,7 @@ void tvc_encoder_default_settings(TvcEncoderSettings* s) {
   if (!s) return;
   std::memset(s, 0, sizeof(*s));
   s->quality = -1;
+  s->colour_correction = -1;
   s->video.time_base.den = 1;  // num 0: one tick per frame (1 / frame_rate)
   s->video.frame_rate.den = 1;
   s->video.sample_aspect_ratio.den = 1;

@@ -234,7 +234,13 @@ GopPacket parse_gop_packet(const uint8_t* data, std::size_t size, const Sequence
     if (n > r.left()) fail(TVC_ETRUNCATED, "substream runs past the packet");
     const uint8_t* payload = r.bytes(static_cast<std::size_t>(n));
     if (s.kind == 0) fail(TVC_EINVALIDDATA, "substream kind 0");
-    if (s.kind >= kFirstIgnorableSubstream) continue;  // extension this version does not know
+    if (s.kind >= kFirstIgnorableSubstream) {
+      // An extension: kept unparsed for the layers that know it (kind 128, the colour
+      // correction, is read by codec/colour.py); everything else skips it. Any number allowed.
+      s.payload.assign(payload, payload + n);
+      p.substreams.push_back(std::move(s));
+      continue;
+    }
     if (s.kind != kSubstreamDiscrete && s.kind != kSubstreamContinuous)
       fail(TVC_EUNSUPPORTED_VERSION, "substream kind " + std::to_string(s.kind) +
                                          " is not known to this decoder");

@@ -33,6 +33,8 @@ PACKET_END_OF_STREAM = 3
 FLAG_END_RECORD = 1
 SUBSTREAM_DISCRETE = 1
 SUBSTREAM_CONTINUOUS = 2
+# Ignorable extension (docs/bitstream.md): the GoP's DC colour correction (codec/colour.py).
+SUBSTREAM_COLOUR = 128
 
 CHROMA_FORMATS = {0: "4:0:0", 1: "4:2:0", 2: "4:2:2", 3: "4:4:4"}
 COLOR_RANGES = {0: "unspecified", 1: "limited", 2: "full"}

@@ -43,7 +43,7 @@ PACKET_FLAG_KEY = 1
 # default): tvc.h's -1 is "auto".
 _UNSET: Dict[str, Any] = {
     "model": None, "weights_path": None, "backend": None, "quality": -1, "bitrate": 0,
-    "gop_length": 0, "threads": 0, "max_pixels": 0, "max_gop_pixels": 0,
+    "gop_length": 0, "threads": 0, "max_pixels": 0, "max_gop_pixels": 0, "colour_correction": -1,
 }
 _C_AUTO_MASK = -1
 _NO_UNSET = object()
@@ -158,6 +158,8 @@ def _from_c(cls: type, c: Dict[str, Any]) -> Any:
         value = c[f.name]
         if f.name == "mask_pattern" and value == _C_AUTO_MASK:
             kwargs[f.name] = AUTO_MASK
+        elif f.name == "colour_correction" and value in (0, 1):
+            kwargs[f.name] = bool(value)  # a C int flag; other values fail EncoderSettings' check
         elif value != _UNSET.get(f.name, _NO_UNSET):
             kwargs[f.name] = value
     return cls(**kwargs)

@@ -14,7 +14,15 @@ repetition. Metrics compare a distorted YUV 4:2:0 frame against the original pla
 decoded from the file, never against an RGB round trip of them.
 
 - PSNR-Y: 10 log10(255^2 / MSE) with the MSE taken over all luma samples of the clip.
+- PSNR-U, PSNR-V: as PSNR-Y, on the chroma planes.
 - PSNR-YUV: (6 PSNR-Y + PSNR-U + PSNR-V) / 8, each PSNR from the clip-wide MSE of its plane.
+- Colour cast: the shift of a chroma plane's mean, mean(decoded) - mean(source), over every
+  sample of every frame of the clip, in 8-bit code values (signed, per plane: ``cast_u``,
+  ``cast_v``); the clip's cast is the larger magnitude, max(|cast_u|, |cast_v|). A shift of
+  one code value is invisible in PSNR-Y and plain to a viewer over a whole picture (grass
+  turning brown). ``worst_gop_cast`` is the same measure taken over each GoP of ``gop_length``
+  frames (the last may be short) and maximised over the GoPs: a cast that flips sign between
+  GoPs can average out over the clip and still flicker.
 - MS-SSIM-Y: the 5-scale MS-SSIM of Wang et al. (11x11 Gaussian window, sigma 1.5, the
   usual exponents), per frame on luma, averaged over frames. When a scale is smaller than
   the window (carphone's 144-pixel height reaches 9 pixels at scale 5) the window shrinks
@@ -73,6 +81,50 @@ def _mse(a: np.ndarray, b: np.ndarray) -> float:
 
 def psnr_y(ref: Yuv420Clip, dist: Yuv420Clip) -> float:
     return _psnr_from_mse(_mse(ref.y, dist.y))
+
+
+def psnr_u(ref: Yuv420Clip, dist: Yuv420Clip) -> float:
+    return _psnr_from_mse(_mse(ref.u, dist.u))
+
+
+def psnr_v(ref: Yuv420Clip, dist: Yuv420Clip) -> float:
+    return _psnr_from_mse(_mse(ref.v, dist.v))
+
+
+def _mean_shift(ref: np.ndarray, dist: np.ndarray) -> float:
+    # float64 sums: a uint8 clip of 10^8 samples overflows nothing and rounds nothing visible.
+    return float(dist.mean(dtype=np.float64) - ref.mean(dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class ColourCast:
+    """Mean shift of U and V (decoded minus source, 8-bit code values) over a clip."""
+
+    cast_u: float
+    cast_v: float
+
+    @property
+    def magnitude(self) -> float:
+        """max(|cast_u|, |cast_v|): the clip's colour cast."""
+        return max(abs(self.cast_u), abs(self.cast_v))
+
+
+def colour_cast(ref: Yuv420Clip, dist: Yuv420Clip) -> ColourCast:
+    """The clip's chroma mean shift over all its frames (module docstring)."""
+    return ColourCast(_mean_shift(ref.u, dist.u), _mean_shift(ref.v, dist.v))
+
+
+def worst_gop_cast(ref: Yuv420Clip, dist: Yuv420Clip, gop_length: int) -> float:
+    """The largest colour cast of any GoP of ``gop_length`` frames (the last may be short)."""
+    if gop_length < 1:
+        raise ValueError(f"gop_length must be >= 1, got {gop_length}")
+    worst = 0.0
+    for start in range(0, ref.num_frames, gop_length):
+        part = slice(start, start + gop_length)
+        gop = colour_cast(Yuv420Clip(ref.y[part], ref.u[part], ref.v[part]),
+                          Yuv420Clip(dist.y[part], dist.u[part], dist.v[part]))
+        worst = max(worst, gop.magnitude)
+    return worst
 
 
 def psnr_yuv(ref: Yuv420Clip, dist: Yuv420Clip) -> float:
@@ -162,9 +214,17 @@ class ClipQuality:
     psnr_y: float
     psnr_yuv: float
     ms_ssim_y: float
+    psnr_u: float = math.nan
+    psnr_v: float = math.nan
+    cast: ColourCast = ColourCast(math.nan, math.nan)
+
+    @property
+    def colour_cast(self) -> float:
+        return self.cast.magnitude
 
 
 def clip_quality(ref: Yuv420Clip, dist: Yuv420Clip) -> ClipQuality:
-    if ref.y.shape != dist.y.shape:
+    if ref.y.shape != dist.y.shape or ref.u.shape != dist.u.shape or ref.v.shape != dist.v.shape:
         raise ValueError(f"clip shapes differ: {ref.y.shape} vs {dist.y.shape}")
-    return ClipQuality(psnr_y(ref, dist), psnr_yuv(ref, dist), ms_ssim_y(ref, dist))
+    return ClipQuality(psnr_y(ref, dist), psnr_yuv(ref, dist), ms_ssim_y(ref, dist),
+                       psnr_u(ref, dist), psnr_v(ref, dist), colour_cast(ref, dist))

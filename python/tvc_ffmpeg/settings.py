@@ -100,12 +100,16 @@ class EncoderSettings(_SessionSettings):
     - ``gop_length``: frames per GoP, 1 + k x (the model's temporal factor), at most 1024.
     - ``mask_pattern``: 0..3 drops that share of tokens for the decoder to predict, "auto"
       chooses per GoP.
+    - ``colour_correction``: decode each GoP and send the mean offset of Y, U, V between
+      source and decoded picture (substream kind 128, a few bytes; codec/colour.py), so the
+      decoded colours keep the source's mean. On by default.
     """
 
     quality: int = DEFAULT_QUALITY
     bitrate: Optional[float] = None
     gop_length: int = DEFAULT_GOP_LENGTH
     mask_pattern: Union[int, str] = 0
+    colour_correction: bool = True
 
     def __post_init__(self) -> None:
         from ._native import NUM_MASK_PATTERNS
@@ -122,6 +126,8 @@ class EncoderSettings(_SessionSettings):
                 raise InvalidArgumentError(f"bitrate must be a finite number of bits per second > 0, got {self.bitrate!r}")
         if not isinstance(self.gop_length, int) or not 1 <= self.gop_length <= MAX_GOP_LENGTH:
             raise InvalidArgumentError(f"gop_length must be 1..{MAX_GOP_LENGTH} frames, got {self.gop_length!r}")
+        if not isinstance(self.colour_correction, bool):
+            raise InvalidArgumentError(f"colour_correction must be True or False, got {self.colour_correction!r}")
         if self.mask_pattern != AUTO_MASK and self.mask_pattern not in range(NUM_MASK_PATTERNS):
             raise InvalidArgumentError(
                 f"mask_pattern must be 0..{NUM_MASK_PATTERNS - 1} or {AUTO_MASK!r}, got {self.mask_pattern!r}"

@@ -155,7 +155,10 @@ typedef struct TvcEncoderSettings {
     tvc_log_callback log_callback;/* NULL = log to stderr */
     void *log_opaque;
     int log_level;                /* enum tvc_log_level; messages above it are dropped */
-    uint8_t reserved[64];
+    int colour_correction;        /* 1 = send each GoP's mean Y/U/V offset (substream kind 128,
+                                     docs/codec.md), 0 = do not; -1 = default (1). Taken from
+                                     reserved: the struct's size is unchanged */
+    uint8_t reserved[60];
 } TvcEncoderSettings;
 
 typedef struct TvcDecoderSettings {

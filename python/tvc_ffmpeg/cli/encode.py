@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "frame, which the decoder predicts; 'auto' decodes each GoP's candidates and "
                         f"drops the most that cost at most {AUTO_MASK_MAX_LOSS_DB} dB (static scenes; "
                         "encoding is slower). docs/codec.md has the measurements")
+    p.add_argument("--no-colour-correction", dest="colour_correction", action="store_false",
+                   help="do not send each GoP's mean Y/U/V offset (a few bytes per GoP that remove the "
+                        "decoder's colour cast; docs/codec.md)")
     p.add_argument("--frames", type=int, default=None, help="encode at most this many frames")
     par = p.add_argument_group("parallel encoding (needs Ray: pip install \"tvc-ffmpeg[ray]\"; "
                                  "docs/distributed.md)")
@@ -109,7 +112,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.gops_per_task is not None and args.gops_per_task < 1:
         build_parser().error("--gops-per-task must be at least 1")
     settings = EncoderSettings(quality=args.quality, bitrate=args.bitrate, gop_length=args.gop_length,
-                               mask_pattern=args.mask_pattern, **model_fields(args))
+                               mask_pattern=args.mask_pattern, colour_correction=args.colour_correction,
+                               **model_fields(args))
     if args.workers is not None or args.ray is not None:
         return _encode_parallel(args, settings)
     model = settings.load_model()  # before the input is opened: a bad --weights fails first

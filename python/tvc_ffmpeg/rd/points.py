@@ -2,8 +2,10 @@
 
 Rate: ``bpp`` = 8 · bytes / (width · height · frames), over all bytes of the video stream
 (no container); ``kbps`` = 8 · bytes / 1000 / (frames / frame rate). Quality: PSNR-Y,
-PSNR-YUV (6:1:1) and MS-SSIM-Y from :mod:`tvc_ffmpeg.metrics`, on the decoded 8-bit 4:2:0
-planes against the source's 4:2:0 planes (no colour conversion in between).
+PSNR-YUV (6:1:1), MS-SSIM-Y, PSNR-U, PSNR-V and the colour cast (signed chroma mean shifts
+``cast_u``/``cast_v`` and their larger magnitude ``colour_cast``, 8-bit code values over the
+clip) from :mod:`tvc_ffmpeg.metrics`, on the decoded 8-bit 4:2:0 planes against the source's
+4:2:0 planes (no colour conversion in between).
 """
 
 from __future__ import annotations
@@ -42,6 +44,12 @@ class RdPoint:
     encoder: str
     args: str
     vmaf: float = math.nan  # only with measure(..., with_vmaf=True)
+    # Chroma fidelity (metrics.py); NaN in CSVs written before these columns existed.
+    psnr_u: float = math.nan
+    psnr_v: float = math.nan
+    cast_u: float = math.nan
+    cast_v: float = math.nan
+    colour_cast: float = math.nan
 
     @classmethod
     def field_names(cls) -> List[str]:
@@ -85,6 +93,11 @@ def measure(codec: RdCodec, clip: SourceClip, level: Level, with_vmaf: bool = Fa
         encoder=coded.encoder_version,
         args=coded.settings,
         vmaf=vmaf,
+        psnr_u=quality.psnr_u,
+        psnr_v=quality.psnr_v,
+        cast_u=quality.cast.cast_u,
+        cast_v=quality.cast.cast_v,
+        colour_cast=quality.colour_cast,
     )
 
 

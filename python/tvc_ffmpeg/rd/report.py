@@ -17,7 +17,8 @@ from .points import RdPoint, floor_points
 log = logging.getLogger(__name__)
 
 METRICS = {"psnr_y": "PSNR-Y", "ms_ssim_y": "MS-SSIM-Y"}
-OPTIONAL_COLUMNS = {"vmaf"}  # CSVs written without --vmaf may lack it
+# CSVs written without --vmaf may lack vmaf; those written before the chroma columns, the rest.
+OPTIONAL_COLUMNS = {"vmaf", "psnr_u", "psnr_v", "cast_u", "cast_v", "colour_cast"}
 
 
 def write_csv(points: Sequence[RdPoint], path: os.PathLike) -> None:
