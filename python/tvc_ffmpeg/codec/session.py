@@ -27,6 +27,7 @@ from ..video.resample import resize_rgb, scaled_size
 from .._native import NUM_MASK_PATTERNS, mask_keep
 from ..models.continuous import quantize, step_of_code
 from .continuous import context_of, dequantized
+from .colour import apply_correction, correction_of, measure_correction, with_correction
 from .limits import check_gop, check_picture
 from .model import CodecModel
 from .predict import fill_dropped
@@ -143,6 +144,7 @@ class Encoder:
         self._gop_index = first_gop_index
         self._flushed = False
         self._rate: Optional[RateController] = None
+        self._own_decoder: Optional["Decoder"] = None  # made on first use, for the colour correction
         # The levels whose coded GoP a decoder with these limits accepts.
         fitting = []
         for q in levels:
@@ -239,8 +241,18 @@ class Encoder:
             packet = self._code_gop(frames, source, self.quality)
         else:
             packet = code_within_budget(self._rate, len(frames), lambda q: self._code_gop(frames, source, q))
+        if self.settings.colour_correction:  # once, on the packet kept (codec/colour.py)
+            packet = self._correct_colour(packet, frames)
         self._gop_index += 1
         return packet
+
+    def _correct_colour(self, packet: GopPacket, frames: List[Frame]) -> GopPacket:
+        """``packet`` plus the offsets that bring what a Decoder makes of it to the source's
+        plane means: the decode is a real Decoder's, so whatever it adds later is measured too."""
+        if self._own_decoder is None:
+            self._own_decoder = Decoder(self.header, model=self.model)
+        decoded = self._own_decoder.decode(packet)
+        return with_correction(packet, measure_correction(frames, decoded, self.info.color_range))
 
     def _code_gop(self, frames: List[Frame], source: np.ndarray, quality: int) -> GopPacket:
         width, height = coded_size(self.info, quality, self.model)
@@ -356,7 +368,8 @@ class Decoder:
         for i in range(packet.frame_count):
             yy, uu, vv = rgb_to_yuv420(rgb[i], self._matrix, self.info.color_range)
             frames.append(Frame(yy, uu, vv, pts=packet.first_pts + i * step))
-        return frames
+        correction = correction_of(packet)  # kind 128; absent in older streams
+        return frames if correction is None else apply_correction(frames, correction, self.info.color_range)
 
     def close(self) -> None:
         pass
