@@ -1,6 +1,7 @@
 """Writes the seed corpus of csrc/fuzz/fuzz_continuous.cpp to tests/corpus/continuous:
-valid streams (the target's 4-byte shape header + a stream the coder wrote
-with the target's own net), escapes included, and a few damaged copies.
+valid streams (the target's 6-byte header: shape, step plane, token seed; then a
+stream the coder wrote with the target's own net and the codec's context planes,
+codec/continuous.context_of), escapes included, and a few damaged copies.
 Run once after changing the target: python3 csrc/fuzz/make_continuous_seeds.py"""
 
 import hashlib
@@ -10,13 +11,18 @@ from pathlib import Path
 import numpy as np
 
 from tvc_ffmpeg import _native
+from tvc_ffmpeg.codec.continuous import context_of
+from tvc_ffmpeg.models.continuous import step_plane_value
+
+LEVELS = (8, 5, 5, 5)
+PLANES = len(LEVELS) + 1
 
 OUT = Path(__file__).resolve().parents[2] / "tests" / "corpus" / "continuous"
 
 
 def fuzz_net(channels: int) -> bytes:
     """The same blob as fuzz_net() in fuzz_continuous.cpp."""
-    cin, cout = 1 + 2 * channels + 2, 2 * channels
+    cin, cout = PLANES + 2 * channels + 2, 2 * channels
     w = np.array([[(o + i) % 3 - 1 for i in range(cin)] for o in range(cout)], np.int8)
     bias = np.array([480 if o < channels else 0 for o in range(cout)], "<i4")
     return b"".join([b"TVCN", struct.pack("<HHHHBB", 1, 1, cin, cout, 1, 0), w.tobytes(), bias.tobytes(),
@@ -29,14 +35,18 @@ def main() -> None:
     seeds = []
     for k in range(14):
         c, t, h, w = 1 + k % 3, 1 + (k // 3) % 3, 1 + k % 8, 1 + (3 * k) % 8
-        ctx = (np.arange(t * h * w) * 37 % 255 - 127).astype(np.int32).reshape(1, t, h, w)
+        code, token_seed = (64, 256, 512, 1024, 4096)[k % 5], (7 * k) % 256
+        grid = ((np.arange(t * h * w) * 37 + 101 * token_seed) % 1000).reshape(t, h, w)
+        # temporal factor 8: latent frame i reads token frame i, as the target does
+        ctx = context_of(grid, LEVELS, t, 8, code)
         latent = np.rint(rng.laplace(0, 1 + k, size=(c, t, h, w))).astype(np.int32)
         if k % 4 == 3:
             latent.flat[0] = 100000  # escape
-        coder = _native.ContinuousCheckerboardCoder(fuzz_net(c), c, 1)
+        coder = _native.ContinuousCheckerboardCoder(fuzz_net(c), c, PLANES)
         stream = coder.encode(latent, ctx)
         assert np.array_equal(coder.decode(stream, ctx, t, h, w), latent)
-        seed = bytes([c - 1, t - 1, h - 1, w - 1]) + stream
+        step_byte = step_plane_value(code) & 0xFF
+        seed = bytes([c - 1, t - 1, h - 1, w - 1, step_byte, token_seed]) + stream
         seeds.append(seed)
         if k % 3 == 0:
             bad = bytearray(seed)
