@@ -242,3 +242,28 @@ def test_with_correction_replaces_and_zero_adds_nothing(coded):
 def test_colour_correction_setting_must_be_a_bool():
     with pytest.raises(tvc.InvalidArgumentError, match="colour_correction must be True or False, got 1"):
         EncoderSettings(colour_correction=1)
+
+
+def test_tvc_eval_codec_prints_the_cast_with_and_without_correction(tmp_path, capsys):
+    from tvc_ffmpeg.cli import eval as eval_cli
+    from tvc_ffmpeg.video import open_output
+
+    path = tmp_path / "coloured.y4m"
+    frames = coloured_clip(9, w=64, h=48)
+    with open_output(path, VideoInfo(width=64, height=48)) as out:
+        for f in frames:
+            out.write(f)
+    assert eval_cli.main(["codec", "--clips", str(path), "--frames", "9", "--gop", "9", "--quality", "0",
+                          "--colour", "both", "--threads", "1"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("coloured ")]
+    assert [(r[1], r[2]) for r in rows] == [("0", "off"), ("0", "on")]
+    cast = {r[2]: float(r[-3]) for r in rows}  # columns: ... cast U, cast V, cast, GoP cast, enc s
+    assert cast["off"] > 1.0 and cast["on"] <= 0.5
+    assert 0 < int(rows[1][3]) - int(rows[0][3]) <= 8  # the correction's bytes
+
+
+def test_tvc_eval_codec_names_a_missing_clip():
+    from tvc_ffmpeg.cli import eval as eval_cli
+
+    with pytest.raises(tvc.TvcError, match="'nowhere.mp4' is neither a known clip"):
+        eval_cli.main(["codec", "--clips", "nowhere.mp4"])

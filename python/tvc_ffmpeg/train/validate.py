@@ -36,6 +36,11 @@ class ValidationResult:
     psnr_yuv: float
     ms_ssim_y: float
     raw_bpp: float
+    # Chroma fidelity (metrics.py), printed by tvc eval tokenizer.
+    psnr_u: float = float("nan")
+    psnr_v: float = float("nan")
+    cast_u: float = float("nan")
+    cast_v: float = float("nan")
 
 
 class ValidationSet:
@@ -51,7 +56,8 @@ class ValidationSet:
             ref = self.yuv[clip.name]
             rec = reconstruct_clip(tokenizer, yuv420_to_rgb(ref), gop_frames)
             q = clip_quality(ref, rgb_to_yuv420(rec.rgb))
-            results.append(ValidationResult(clip.name, ref.num_frames, q.psnr_y, q.psnr_yuv, q.ms_ssim_y, rec.raw_bpp()))
+            results.append(ValidationResult(clip.name, ref.num_frames, q.psnr_y, q.psnr_yuv, q.ms_ssim_y, rec.raw_bpp(),
+                                            q.psnr_u, q.psnr_v, q.cast.cast_u, q.cast.cast_v))
         return results
 
 
