@@ -220,8 +220,10 @@ def _add_continuous_parser(sub) -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=d.seed)
     c.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads (default %(default)s)")
     c.add_argument("--val-every", type=int, default=d.val_every,
-                   help="validate every N steps (bikes and carphone frames 0-63 at steps "
+                   help="validate every N steps (bikes and carphone at steps "
                         f"{', '.join(f'{v:g}' for v in d.val_steps)}; default %(default)s)")
+    c.add_argument("--val-frames", type=int, default=d.val_frames,
+                   help="validate on each clip's first N frames (at most 64; default %(default)s)")
     c.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
     _add_data_args(c)
     _add_device_args(c)
@@ -295,8 +297,8 @@ def _train_continuous(args: argparse.Namespace) -> int:
     cfg = ContinuousTrainConfig(
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, lam=args.lam,
         step_min=args.step_range[0], step_max=args.step_range[1], rate_warmup=args.rate_warmup,
-        val_every=args.val_every, checkpoint_minutes=args.checkpoint_minutes, threads=args.threads,
-        crop=replace(CropConfig(), frames=args.gop_frames, size=args.crop_size))
+        val_every=args.val_every, val_frames=args.val_frames, checkpoint_minutes=args.checkpoint_minutes,
+        threads=args.threads, crop=replace(CropConfig(), frames=args.gop_frames, size=args.crop_size))
     base = load_base(args.init_weights)
     best = train_continuous(args.run_dir, base, config, cfg, _resolve_cache(args), progress=not args.no_progress,
                             where=where, minutes=args.minutes)

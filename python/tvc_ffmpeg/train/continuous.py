@@ -31,7 +31,8 @@ The run directory is laid out as the tokenizer's (train/runfiles.py)::
     train.csv      step, wall_s, lr, threads, q_step, rate_weight, loss, mse, bpp
     val.csv        step, wall_s, clip, q_step, token_psnr_y, psnr_y, ms_ssim_y, token_raw_bpp, bpp, loss
 
-Validation runs the validation clips (bikes, carphone; frames 0-63) GoP by GoP at the fixed
+Validation runs the validation clips (bikes, carphone; frames 0-32 by default, two GoPs of 17:
+--val-frames 64 gives frames 0-63, at twice the time) GoP by GoP at the fixed
 steps ``val_steps``: PSNR-Y of the token-only and of the fused reconstruction, the continuous
 bpp under the CCM mirror (latent_bits on the rounded values; the integer coder's real size is
 within a few percent) and the raw token bpp. The run's criterion is the mean over clips and
@@ -53,12 +54,12 @@ import torch
 from ..data.cache import CacheLayout
 from ..data.dataset import CropConfig, GopCropSampler
 from ..errors import RunMismatchError, TrainArgumentError
-from ..metrics import clip_quality, rgb_to_yuv420, yuv420_to_rgb
+from ..metrics import Yuv420Clip, clip_quality, rgb_to_yuv420, yuv420_to_rgb
 from ..models.bundle import ContinuousBundle, ModelBundle, half_state, read_bundle, write_bundle
 from ..models.continuous import (
     ContinuousConfig, ContinuousEncoder, ControlBranch, FusedDecoder, context_plane_count, dequantize, freeze,
     latent_bits, quantize, rate_distortion_loss, step_code, step_of_code, token_context)
-from ..models.continuous_ccm import ContinuousCcmConfig, ContinuousContextModel
+from ..models.continuous_ccm import ContinuousCcmConfig, ContinuousContextModel, ladder_scales
 from ..models.gop import pad_to_valid_length
 from ..models.tokenizer import CausalVideoTokenizer
 from .device import TrainDevice, load_checkpoint, to_cpu
@@ -80,7 +81,8 @@ class ContinuousTrainConfig:
 
     steps: int = 3000
     batch_size: int = 1
-    lr: float = 3e-4
+    lr: float = 5e-4
+    ccm_lr_scale: float = 5.0
     min_lr_fraction: float = 0.1
     warmup_steps: int = 50
     weight_decay: float = 0.0
@@ -91,7 +93,10 @@ class ContinuousTrainConfig:
     step_max: float = 4.0
     rate_warmup: int = 300
     ccm_hidden: int = 32
+    latent_init_std: float = 2.0
+    ccm_init_scale: float = 1.4
     val_steps: Tuple[float, ...] = (1.0, 2.0, 4.0)
+    val_frames: int = 33
     val_every: int = 250
     log_every: int = 10
     checkpoint_minutes: float = 10.0
@@ -113,6 +118,11 @@ class ContinuousTrainConfig:
         if not 0 < self.step_min <= self.step_max or self.step_max > 255:
             raise TrainArgumentError(f"--step-range must be A,B with 0 < A <= B <= 255, "
                                      f"got {self.step_min},{self.step_max}")
+        for name in ("latent_init_std", "ccm_init_scale", "ccm_lr_scale"):
+            if not getattr(self, name) > 0:
+                raise TrainArgumentError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.val_frames < 1:
+            raise TrainArgumentError(f"--val-frames must be positive, got {self.val_frames}")
         if not self.val_steps or any(not 0 < s <= 255 for s in self.val_steps):
             raise TrainArgumentError(f"validation steps must be in (0, 255], got {self.val_steps}")
         if self.crop.size % 16 or self.crop.frames < 9 or (self.crop.frames - 1) % 8:
@@ -178,6 +188,31 @@ def sample_step(seed: int, step: int, cfg: ContinuousTrainConfig) -> Tuple[int, 
     return code, step_of_code(code)
 
 
+@torch.no_grad()
+def init_latent_scale(parts: ContinuousParts, x: torch.Tensor, target_std: float) -> float:
+    """Rescale the fresh encoder's output conv so its latent on ``x`` has standard deviation
+    ``target_std``; returns the factor. A default-initialised encoder puts out values near 0.1,
+    which every step in the training range rounds to 0: the decoder would see an empty latent
+    and learn nothing from it until the encoder happened to grow its output 10-fold."""
+    _, _, recon = parts.tokens(x)
+    std = float(parts.encoder(x, recon).std())
+    factor = target_std / max(std, 1e-6)
+    parts.encoder.head.weight.mul_(factor)
+    parts.encoder.head.bias.mul_(factor)
+    return factor
+
+
+@torch.no_grad()
+def init_ccm_scale(ccm: ContinuousContextModel, scale: float) -> int:
+    """Start the fresh CCM's scale outputs at the ladder index nearest Laplace scale ``scale``
+    (latent units) instead of index 0 (b = 0.11, about 13 bits per unit of |value - mean|):
+    from there the first nonzero latents cost what a Laplace fit to the initial latent
+    predicts, not a penalty that drives the encoder to an empty latent. Returns the index."""
+    index = int(np.argmin(np.abs(np.log(ladder_scales()) - math.log(scale))))
+    ccm.layers[-1].conv.bias[: ccm.config.channels].fill_(float(index))
+    return index
+
+
 def rate_weight(step: int, cfg: ContinuousTrainConfig) -> float:
     """Share of the rate gradient that reaches the encoder at ``step`` (linear ramp 0 -> 1)."""
     if cfg.rate_warmup == 0:
@@ -204,14 +239,17 @@ class ContinuousValResult:
 
 @torch.no_grad()
 def validate_continuous(parts: ContinuousParts, validation: ValidationSet, gop_frames: int,
-                        steps: Tuple[float, ...]) -> List[ContinuousValResult]:
-    """Every validation clip, GoP by GoP (each coded alone, as in the codec), at each step."""
+                        steps: Tuple[float, ...], frames: Optional[int] = None) -> List[ContinuousValResult]:
+    """Every validation clip (its first ``frames`` frames, default all), GoP by GoP (each coded
+    alone, as in the codec), at each step."""
     device = next(parts.encoder.parameters()).device
     tf = parts.tokenizer.config.temporal_factor
     codebook_bits = math.log2(parts.tokenizer.config.codebook_size)
     results = []
     for clip in validation.clips:
         ref = validation.yuv[clip.name]
+        if frames is not None:
+            ref = Yuv420Clip(ref.y[:frames], ref.u[:frames], ref.v[:frames])
         rgb = yuv420_to_rgb(ref)
         t, h, w, _ = rgb.shape
         token_rec = np.empty_like(rgb, dtype=np.float32)
@@ -276,7 +314,12 @@ def train_continuous(run_dir: Path, base: ModelBundle, config: ContinuousConfig,
     session_start = time.monotonic()
     torch.manual_seed(cfg.seed)
     parts = ContinuousParts(base.tokenizer(), config, ccm_config, where.device)
-    optimizer = torch.optim.AdamW(parts.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # The CCM learns faster than the nets (as 'tvc train ccm' does, lr 2e-3): its outputs are
+    # ladder indices and latent units, which a small lr would move by a fraction a step.
+    nets = [p for m in (parts.encoder, parts.branch) for p in m.parameters()]
+    optimizer = torch.optim.AdamW([{"params": nets, "lr_scale": 1.0},
+                                   {"params": list(parts.ccm.parameters()), "lr_scale": cfg.ccm_lr_scale}],
+                                  lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, wall, best = 0, 0.0, math.inf
     ckpt_path = run_dir / "checkpoint.pt"
     if ckpt_path.exists():
@@ -287,6 +330,10 @@ def train_continuous(run_dir: Path, base: ModelBundle, config: ContinuousConfig,
         log.info("resuming %s at step %d (%.0f s trained)", run_dir, step, wall)
         for name in ("train.csv", "val.csv"):
             drop_rows_after(run_dir / name, step)
+    else:
+        probe = GopCropSampler(cache, cfg.crop, cfg.seed).batch(0, cfg.batch_size).to(where.device)
+        log.info("latent scale at init x%.1f, CCM scale index %d", init_latent_scale(parts, probe, cfg.latent_init_std),
+                 init_ccm_scale(parts.ccm, cfg.ccm_init_scale))
 
     sampler = GopCropSampler(cache, cfg.crop, cfg.seed)
     validation = ValidationSet(cache)
@@ -301,9 +348,10 @@ def train_continuous(run_dir: Path, base: ModelBundle, config: ContinuousConfig,
         nonlocal best, val_seconds
         t_val = time.monotonic()
         parts.train(False)
-        results = validate_continuous(parts, validation, cfg.crop.frames, cfg.val_steps)
+        results = validate_continuous(parts, validation, cfg.crop.frames, cfg.val_steps, cfg.val_frames)
         parts.train(True)
         val_seconds = time.monotonic() - t_val
+        log.info("validation took %.0f s", val_seconds)
         for r in results:
             append_csv(run_dir / "val.csv", {
                 "step": step, "wall_s": round(wall, 1), "clip": r.clip, "q_step": r.q_step,
@@ -331,7 +379,7 @@ def train_continuous(run_dir: Path, base: ModelBundle, config: ContinuousConfig,
         t0 = time.monotonic()
         lr = cosine_lr(step, cfg)
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group["lr_scale"]
         x = sampler.batch(step, cfg.batch_size).to(where.device, non_blocking=True)
         code, q = sample_step(cfg.seed, step, cfg)
         ramp = rate_weight(step, cfg)
