@@ -267,3 +267,21 @@ def test_tvc_eval_codec_names_a_missing_clip():
 
     with pytest.raises(tvc.TvcError, match="'nowhere.mp4' is neither a known clip"):
         eval_cli.main(["codec", "--clips", "nowhere.mp4"])
+
+
+def test_bitrate_mode_keeps_room_for_the_correction(model):
+    # Rate control fits each GoP with room for the largest correction and charges the real one,
+    # so the stream stays within the target with the corrections appended.
+    frames = coloured_clip(36)
+    info = VideoInfo(width=48, height=32, frame_rate=Fraction(10), time_base=Fraction(1, 10))
+    seconds = len(frames) / 10
+
+    def encode(**kw):
+        enc = Encoder(info, EncoderSettings(gop_length=9, **kw), model=model)
+        return [p for f in frames for p in enc.encode(f)] + enc.encode(None)
+
+    sizes = {q: 8 * sum(len(p.to_bytes()) for p in encode(quality=q)) for q in (1, 2)}
+    target = (sizes[1] + sizes[2]) / 2 / seconds
+    packets = encode(bitrate=target)
+    assert 8 * sum(len(p.to_bytes()) for p in packets) <= target * seconds
+    assert all(correction_of(p) is not None for p in packets)

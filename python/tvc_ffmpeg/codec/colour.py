@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 STEPS_PER_CODE_VALUE = 4  # offsets are coded in quarter code values
 MAX_OFFSET = 255 * STEPS_PER_CODE_VALUE  # a larger shift than this leaves no picture to correct
+# The most a GoP packet grows by its kind-128 substream: kind, size, three 2-byte values.
+MAX_CORRECTION_BITS = 8 * (1 + 1 + 3 * 2)
 # Which sample of each 2x2 block takes the +1 for the first, second, third quarter (Bayer order:
 # the first two quarters land on a diagonal, so the ripple has no stripes).
 _DITHER_RANK = np.array([[0, 2], [3, 1]], dtype=np.int16)

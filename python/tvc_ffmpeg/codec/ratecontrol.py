@@ -83,15 +83,22 @@ class RateController:
         cap = self.bits_per_frame * frames
         self._reserve = min(cap, self.budget(frames) - bits)
 
+    def charge(self, bits: int) -> None:
+        """Bits added to the last GoP after it was recorded (its colour correction)."""
+        self._reserve -= bits
 
-def code_within_budget(controller: RateController, frames: int, code: Callable[[int], T]) -> T:
+
+def code_within_budget(controller: RateController, frames: int, code: Callable[[int], T],
+                       appended_bits: int = 0) -> T:
     """Codes a GoP (``code(level)`` returns a packet) at the chosen level, stepping
-    down while it overshoots the budget; returns the packet kept."""
+    down while it overshoots the budget; returns the packet kept. ``appended_bits``: the
+    most the caller may add to the packet afterwards (the colour correction): a level fits
+    only with room for it; the caller charges what it did add (RateController.charge)."""
     levels = sorted(controller.levels)
     level = controller.choose(frames)
     packet = code(level)
     bits = 8 * len(packet.to_bytes())
-    while not controller.fits(bits, frames) and level > levels[0]:
+    while not controller.fits(bits + appended_bits, frames) and level > levels[0]:
         level = levels[levels.index(level) - 1]
         packet = code(level)
         bits = 8 * len(packet.to_bytes())

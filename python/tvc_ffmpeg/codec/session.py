@@ -27,7 +27,7 @@ from ..video.resample import resize_rgb, scaled_size
 from .._native import NUM_MASK_PATTERNS, mask_keep
 from ..models.continuous import quantize, step_of_code
 from .continuous import context_of, dequantized
-from .colour import apply_correction, correction_of, measure_correction, with_correction
+from .colour import MAX_CORRECTION_BITS, apply_correction, correction_of, measure_correction, with_correction
 from .limits import check_gop, check_picture
 from .model import CodecModel
 from .predict import fill_dropped
@@ -240,9 +240,13 @@ class Encoder:
         if self._rate is None:
             packet = self._code_gop(frames, source, self.quality)
         else:
-            packet = code_within_budget(self._rate, len(frames), lambda q: self._code_gop(frames, source, q))
+            extra = MAX_CORRECTION_BITS if self.settings.colour_correction else 0
+            packet = code_within_budget(self._rate, len(frames), lambda q: self._code_gop(frames, source, q), extra)
         if self.settings.colour_correction:  # once, on the packet kept (codec/colour.py)
+            size = len(packet.to_bytes())
             packet = self._correct_colour(packet, frames)
+            if self._rate is not None:
+                self._rate.charge(8 * (len(packet.to_bytes()) - size))
         self._gop_index += 1
         return packet
 
