@@ -77,6 +77,12 @@ def test_training_writes_run_files_resumes_and_refuses_another_run(cache, base_f
         train_continuous(run, base, MODEL, replace(CFG, steps=5, lam=2.0), cache, progress=False)
     with pytest.raises(RunMismatchError, match="continuous config differs"):
         train_continuous(run, base, replace(MODEL, channels=3), replace(CFG, steps=5), cache, progress=False)
+    # Another base tokenizer is another run, even under the same model id.
+    torch.manual_seed(1)
+    other = tmp_path / "other.pt"
+    write_bundle(ModelBundle("tvc-tiny", TINY, half_state(CausalVideoTokenizer(TINY))), other)
+    with pytest.raises(RunMismatchError, match="base config differs"):
+        train_continuous(run, load_base(other), MODEL, replace(CFG, steps=5), cache, progress=False)
 
 
 def test_steps_are_log_uniform_in_header_units_and_reproducible():

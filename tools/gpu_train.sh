@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Train the tokenizer (or the context model) for a fixed number of minutes on a lent GPU.
+# Train the tokenizer, the context model or the continuous stream for a fixed number of
+# minutes on a lent GPU.
 #
-#   tools/gpu_train.sh PACK MINUTES DEVICE [tokenizer|ccm] [extra 'tvc train' options...]
+#   tools/gpu_train.sh PACK MINUTES DEVICE [tokenizer|ccm|continuous] [extra 'tvc train' options...]
 #
+# 'continuous' needs --init-weights FILE among the options (a shipped weights file in the tree,
+# e.g. python/tvc_ffmpeg/models/weights/tvc-s-v3.pt: it travels with the working tree).
 # PACK is a file from tools/pack_training_data.py; MINUTES bounds the whole script (install
 # and unpacking included); DEVICE is cuda, cpu or auto (cpu for a dry run). Results go to
 # $OUT/run (checkpoint.pt, best.pt, train.csv, val.csv, config.json) and $OUT/gpu_train.log;
@@ -15,12 +18,12 @@ set -euo pipefail
 
 die() { echo "gpu_train.sh: $*" >&2; exit 2; }
 
-[ $# -ge 3 ] || die "usage: tools/gpu_train.sh PACK MINUTES DEVICE [tokenizer|ccm] [tvc train options...]"
+[ $# -ge 3 ] || die "usage: tools/gpu_train.sh PACK MINUTES DEVICE [tokenizer|ccm|continuous] [tvc train options...]"
 pack=$1 minutes=$2 device=$3
 shift 3
 what=tokenizer
 if [ $# -gt 0 ] && [[ $1 != -* ]]; then what=$1; shift; fi
-case $what in tokenizer|ccm) ;; *) die "what to train must be tokenizer or ccm, got '$what'" ;; esac
+case $what in tokenizer|ccm|continuous) ;; *) die "what to train must be tokenizer, ccm or continuous, got '$what'" ;; esac
 case $device in cpu|cuda|auto) ;; *) die "DEVICE must be cpu, cuda or auto, got '$device'" ;; esac
 [[ $minutes =~ ^[0-9]+([.][0-9]+)?$ ]] || die "MINUTES must be a positive number, got '$minutes'"
 [ -f "$pack" ] || die "pack file not found: $pack (make one with tools/pack_training_data.py)"
@@ -75,8 +78,8 @@ if [ "$device" != cpu ]; then amp=(--amp bf16); fi
 run=${RUN_DIR:-$out/run}
 common=(--run-dir "$run" --pack "$pack" --device "$device" "${amp[@]}" --minutes "$left")
 tvc=($py -c "import sys; from tvc_ffmpeg.cli import main; sys.exit(main(sys.argv[1:]))")
-if [ "$what" = tokenizer ]; then
-    "${tvc[@]}" train tokenizer "${common[@]}" --no-progress "$@"
+if [ "$what" = tokenizer ] || [ "$what" = continuous ]; then
+    "${tvc[@]}" train "$what" "${common[@]}" --no-progress "$@"
 else
     "${tvc[@]}" train ccm "${common[@]}" "$@"
 fi
