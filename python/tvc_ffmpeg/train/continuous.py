@@ -88,10 +88,10 @@ class ContinuousTrainConfig:
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     seed: int = 0
-    lam: float = 0.5
+    lam: float = 0.1
     step_min: float = 0.5
     step_max: float = 4.0
-    rate_warmup: int = 300
+    rate_warmup: int = 1000
     ccm_hidden: int = 32
     latent_init_std: float = 2.0
     ccm_init_scale: float = 1.4
