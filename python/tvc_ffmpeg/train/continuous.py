@@ -322,6 +322,7 @@ def train_continuous(run_dir: Path, base: ModelBundle, config: ContinuousConfig,
                                   lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, wall, best = 0, 0.0, math.inf
     ckpt_path = run_dir / "checkpoint.pt"
+    sampler = GopCropSampler(cache, cfg.crop, cfg.seed)
     if ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
         parts.load_state_dict(state["model"])
@@ -331,11 +332,10 @@ def train_continuous(run_dir: Path, base: ModelBundle, config: ContinuousConfig,
         for name in ("train.csv", "val.csv"):
             drop_rows_after(run_dir / name, step)
     else:
-        probe = GopCropSampler(cache, cfg.crop, cfg.seed).batch(0, cfg.batch_size).to(where.device)
+        probe = sampler.batch(0, cfg.batch_size).to(where.device)
         log.info("latent scale at init x%.1f, CCM scale index %d", init_latent_scale(parts, probe, cfg.latent_init_std),
                  init_ccm_scale(parts.ccm, cfg.ccm_init_scale))
 
-    sampler = GopCropSampler(cache, cfg.crop, cfg.seed)
     validation = ValidationSet(cache)
     scaler = where.grad_scaler()
     val_seconds = 0.0
