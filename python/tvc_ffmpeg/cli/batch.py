@@ -6,7 +6,6 @@ import argparse
 import sys
 from typing import List, Optional, Sequence
 
-from ..models.registry import DEFAULT_QUALITY_SCALES
 from ..settings import DEFAULT_GOP_LENGTH, DEFAULT_QUALITY, EncoderSettings
 from ._common import add_model_arguments, model_fields, progress
 from .encode import _bitrate, _mask_pattern
@@ -43,7 +42,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"frames per GoP, 1 + 8k (default {DEFAULT_GOP_LENGTH})")
     rate = p.add_mutually_exclusive_group()
     rate.add_argument("--quality", "-q", type=int, default=DEFAULT_QUALITY,
-                      choices=range(len(DEFAULT_QUALITY_SCALES)),
                       help=f"quality level, higher = better (default {DEFAULT_QUALITY}; tvc encode --help)")
     rate.add_argument("--bitrate", "-b", type=_bitrate, default=None, metavar="RATE",
                       help="target bitrate in bit/s per file (6000, 6k, 0.5M)")

@@ -68,10 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "fewer bits per frame, each GoP is decodable on its own")
     scales = ", ".join(f"{q}: {s}" for q, s in enumerate(DEFAULT_QUALITY_SCALES))
     rate = p.add_mutually_exclusive_group()
-    rate.add_argument("--quality", "-q", type=int, default=DEFAULT_QUALITY, choices=range(len(DEFAULT_QUALITY_SCALES)),
-                   help=f"quality level, higher = better (default {DEFAULT_QUALITY}); each codes the "
-                        f"picture at a fraction of the source size ({scales}) and the decoder scales "
-                        "it back")
+    # No argparse choices: the ladder belongs to the model (a continuous model has more
+    # levels), and Encoder names the valid levels of the model in use.
+    rate.add_argument("--quality", "-q", type=int, default=DEFAULT_QUALITY,
+                      help=f"quality level, higher = better (default {DEFAULT_QUALITY}); the model's "
+                           f"ladder (docs/codec.md lists each level's measured rate and quality). "
+                           f"Token-only models code the picture at a fraction of the source size "
+                           f"({scales}) and the decoder scales it back")
     rate.add_argument("--bitrate", "-b", type=_bitrate, default=None, metavar="RATE",
                       help="target bitrate in bit/s, with an optional k (x1000) or M (x1000000) "
                            "suffix (e.g. 6000, 6k, 0.5M; 1 to 1000M): each GoP's quality level "
