@@ -225,7 +225,9 @@ void test_bitstream() {
   const auto p2 = tvc::parse_gop_packet(pb.data(), pb.size(), &stream);
   CHECK(p2.gop_index == 3 && p2.frame_count == 17 && p2.first_pts == -5 && p2.quality == 4);
   CHECK(p2.coded_width == 320 && p2.coded_height == 136);
-  CHECK(p2.substreams.size() == 1 && p2.substreams[0].payload.size() == 100);
+  // Ignorable kinds are kept for the layers that know them (kind 128: colour correction).
+  CHECK(p2.substreams.size() == 2 && p2.substreams[0].payload.size() == 100);
+  CHECK(p2.substreams[1].kind == 200 && p2.substreams[1].payload.size() == 3);
 
   // Every single-byte flip is caught (the CRC covers the whole packet).
   for (std::size_t i = 0; i < pb.size(); ++i) {
