@@ -26,7 +26,10 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 # were replaced before any release by tvc-s-v3, a further continuation (docs/models.md).
 # tvc-s-v1's streams used bitstream format 1.0, which this version no longer reads.
 TVC_S_V3 = "tvc-s-v3"
-DEFAULT_MODEL_ID = TVC_S_V3
+# tvc-s-v4: tvc-s-v3's tokenizer and context model, unchanged, plus the continuous stream
+# (docs/models.md, "Model card: tvc-s-v4"): its token-only levels code the same tokens.
+TVC_S_V4 = "tvc-s-v4"
+DEFAULT_MODEL_ID = TVC_S_V4
 
 
 
@@ -119,6 +122,19 @@ REGISTRY: Dict[str, ModelEntry] = {
         # runs/tvc-s-v3-a/best.pt, step 4500, bundled with its context model (docs/models.md)
         sha256="44067649a37a3651db0109836e0723f831d72d62493a481dfaf139d05cd50dd2",
         components=("tokenizer", "ccm"),
+    ),
+    TVC_S_V4: ModelEntry(
+        model_id=TVC_S_V4,
+        config=TokenizerConfig(fsq_levels=(8, 5, 5, 5)),
+        weights_file=f"{TVC_S_V4}.pt",
+        # tvc-s-v3.pt + runs/tvc-s-v4c-a/best.pt (tvc train continuous, step 4200)
+        sha256="9b4ffa0190435d6f7f53307e70c53d47994db86ec532077366d227be63151542",
+        components=("tokenizer", "ccm", "continuous"),
+        # Measured on bikes and carphone, frames 0-63 (docs/codec.md): the ladder that rises in
+        # rate and quality on both clips. Levels 0-3 are tvc-s-v3's; 4 and 5 add the continuous
+        # stream to the 3/2 picture at steps 3 and 1.5. (3/4 and 1 with the stream are better
+        # per bit on bikes but below the token-only 1 and 3/2 levels on carphone.)
+        levels=DEFAULT_LEVELS + (QualityLevel(Fraction(3, 2), 768), QualityLevel(Fraction(3, 2), 384)),
     ),
 }
 
