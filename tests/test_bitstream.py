@@ -673,12 +673,13 @@ def test_real_stream_decodes_from_stdin(real_stream, tmp_path, monkeypatch):
 # ---------------------------------------------------------------- golden streams
 
 EXPECTED_STREAMS = Path(__file__).parent / "expected" / "streams.json"
-# (name, quality, mask pattern): each level, and one pattern that drops tokens.
-GOLDEN_CASES = [("q0", 0, 0), ("q1", 1, 0), ("q2", 2, 0), ("q3", 3, 0), ("q2-mask2", 2, 2)]
+# (name, quality, mask pattern): each token-only level, the first level with the continuous
+# stream (kind 2), and one pattern that drops tokens.
+GOLDEN_CASES = [("q0", 0, 0), ("q1", 1, 0), ("q2", 2, 0), ("q3", 3, 0), ("q4", 4, 0), ("q2-mask2", 2, 2)]
 
 
 def test_golden_stream_hashes(regen):
-    """The shipped model's streams for a tiny synthetic clip, byte for byte: an accidental
+    """The default model's streams for a tiny synthetic clip, byte for byte: an accidental
     change of the format, the model or the coder shows here. Regenerate (and review why
     they changed) with pytest --regen-expected."""
     import hashlib

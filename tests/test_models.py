@@ -258,10 +258,11 @@ def test_shipped_weights_round_trip_byte_identical_through_the_bundle(tmp_path):
     from tvc_ffmpeg.models.bundle import write_bundle
     from tvc_ffmpeg.models.registry import REGISTRY, load_bundle
 
-    bundle = load_bundle(DEFAULT_MODEL_ID)
-    entry = REGISTRY[DEFAULT_MODEL_ID]
-    assert bundle.components == entry.components == ("tokenizer", "ccm")
-    assert write_bundle(bundle, tmp_path / entry.weights_file) == entry.sha256
+    assert REGISTRY[DEFAULT_MODEL_ID].components == ("tokenizer", "ccm", "continuous")
+    for model_id, entry in REGISTRY.items():
+        bundle = load_bundle(model_id)
+        assert bundle.components == entry.components
+        assert write_bundle(bundle, tmp_path / entry.weights_file) == entry.sha256
 
 
 def test_a_shipped_file_with_a_wrong_hash_is_refused_before_unpickling(tmp_path, monkeypatch):
