@@ -285,3 +285,17 @@ def test_bitrate_mode_keeps_room_for_the_correction(model):
     packets = encode(bitrate=target)
     assert 8 * sum(len(p.to_bytes()) for p in packets) <= target * seconds
     assert all(correction_of(p) is not None for p in packets)
+
+
+def test_the_encoders_own_decode_uses_the_encoders_limits(model):
+    # An encoder allowed larger pictures than a default decoder must not have its own
+    # correction decode refuse the GoPs it just coded.
+    frames = coloured_clip(9)
+    info = VideoInfo(width=frames[0].width, height=frames[0].height, frame_rate=Fraction(25),
+                     time_base=Fraction(1, 25))
+    settings = EncoderSettings(gop_length=9, quality=2, max_pixels=2**27, max_gop_pixels=2**33)
+    enc = Encoder(info, settings, model=model)
+    packets = [p for f in frames for p in enc.encode(f)] + enc.encode(None)
+    assert len(packets) == 1 and packets[0].substream(SUBSTREAM_COLOUR) is not None
+    own = enc._own_decoder
+    assert (own.max_pixels, own.max_gop_pixels) == (2**27, 2**33)

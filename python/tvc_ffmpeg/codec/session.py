@@ -254,7 +254,10 @@ class Encoder:
         """``packet`` plus the offsets that bring what a Decoder makes of it to the source's
         plane means: the decode is a real Decoder's, so whatever it adds later is measured too."""
         if self._own_decoder is None:
-            self._own_decoder = Decoder(self.header, model=self.model)
+            # The encoder's own limits: it already accepted every GoP it codes.
+            limits = DecoderSettings(max_pixels=self.settings.max_pixels,
+                                     max_gop_pixels=self.settings.max_gop_pixels)
+            self._own_decoder = Decoder(self.header, limits, model=self.model)
         decoded = self._own_decoder.decode(packet)
         return with_correction(packet, measure_correction(frames, decoded, self.info.color_range))
 
