@@ -132,7 +132,7 @@ class ContinuousTrainConfig:
 
 # ------------------------------------------------------------------ the trained parts
 
-class ContinuousParts:
+class TrainableContinuous:
     """The frozen tokenizer and the three trained modules, on one device."""
 
     def __init__(self, tokenizer: CausalVideoTokenizer, config: ContinuousConfig, ccm_config: ContinuousCcmConfig,
@@ -189,7 +189,7 @@ def sample_step(seed: int, step: int, cfg: ContinuousTrainConfig) -> Tuple[int, 
 
 
 @torch.no_grad()
-def init_latent_scale(parts: ContinuousParts, x: torch.Tensor, target_std: float) -> float:
+def init_latent_scale(parts: TrainableContinuous, x: torch.Tensor, target_std: float) -> float:
     """Rescale the fresh encoder's output conv so its latent on ``x`` has standard deviation
     ``target_std``; returns the factor. A default-initialised encoder puts out values near 0.1,
     which every step in the training range rounds to 0: the decoder would see an empty latent
@@ -238,7 +238,7 @@ class ContinuousValResult:
 
 
 @torch.no_grad()
-def validate_continuous(parts: ContinuousParts, validation: ValidationSet, gop_frames: int,
+def validate_continuous(parts: TrainableContinuous, validation: ValidationSet, gop_frames: int,
                         steps: Tuple[float, ...], frames: Optional[int] = None) -> List[ContinuousValResult]:
     """Every validation clip (its first ``frames`` frames, default all), GoP by GoP (each coded
     alone, as in the codec), at each step."""
@@ -313,7 +313,7 @@ def train_continuous(run_dir: Path, base: ModelBundle, config: ContinuousConfig,
     where = where or TrainDevice.resolve("cpu")
     session_start = time.monotonic()
     torch.manual_seed(cfg.seed)
-    parts = ContinuousParts(base.tokenizer(), config, ccm_config, where.device)
+    parts = TrainableContinuous(base.tokenizer(), config, ccm_config, where.device)
     # The CCM learns faster than the nets (as 'tvc train ccm' does, lr 2e-3): its outputs are
     # ladder indices and latent units, which a small lr would move by a fraction a step.
     nets = [p for m in (parts.encoder, parts.branch) for p in m.parameters()]
@@ -449,7 +449,7 @@ def continuous_bundle(run_dir: Path, base: ModelBundle) -> ContinuousBundle:
     ccm_fields = dict(state["config"]["ccm"])
     ccm_fields["kernels"] = tuple(ccm_fields["kernels"])
     ccm_config = ContinuousCcmConfig(**ccm_fields)
-    parts = ContinuousParts(base.tokenizer(), config, ccm_config, torch.device("cpu"))
+    parts = TrainableContinuous(base.tokenizer(), config, ccm_config, torch.device("cpu"))
     parts.load_state_dict(state["model"])
     blob = parts.ccm.export_int()
     _native.ContinuousCheckerboardCoder(blob, ccm_config.channels, ccm_config.context_planes)
@@ -481,5 +481,5 @@ def load_base(path: Path) -> ModelBundle:
     return bundle
 
 
-__all__ = ["ContinuousTrainConfig", "ContinuousParts", "train_continuous", "validate_continuous",
+__all__ = ["ContinuousTrainConfig", "TrainableContinuous", "train_continuous", "validate_continuous",
            "continuous_bundle", "export_continuous", "load_base", "sample_step", "rate_weight"]
