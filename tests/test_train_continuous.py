@@ -187,3 +187,16 @@ def test_bad_base_and_config_files_are_refused_by_name(base_file, tmp_path):
     config.write_text("[1, 2]")
     with pytest.raises(TrainArgumentError, match="JSON object"):
         main([*run, "--init-weights", str(base_file), "--config", str(config)])
+
+
+def test_minutes_budget_stops_with_a_checkpoint_and_best(cache, base_file, tmp_path):
+    # train/runfiles.SessionSchedule, shared with the tokenizer trainer: one step, then the
+    # spent budget validates, saves and stops; the same call continues.
+    run = tmp_path / "run"
+    base = load_base(base_file)
+    cfg = replace(CFG, steps=1000, val_every=500)
+    train_continuous(run, base, MODEL, cfg, cache, progress=False, minutes=1e-4)
+    assert torch.load(run / "checkpoint.pt", weights_only=False)["step"] == 1
+    assert (run / "best.pt").exists() and {int(r["step"]) for r in _rows(run / "val.csv")} == {1}
+    train_continuous(run, base, MODEL, cfg, cache, progress=False, minutes=1e-4)
+    assert torch.load(run / "checkpoint.pt", weights_only=False)["step"] == 2

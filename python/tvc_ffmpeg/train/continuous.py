@@ -63,7 +63,7 @@ from ..models.continuous_ccm import ContinuousCcmConfig, ContinuousContextModel,
 from ..models.gop import pad_to_valid_length
 from ..models.tokenizer import CausalVideoTokenizer
 from .device import TrainDevice, load_checkpoint, to_cpu
-from .runfiles import append_csv, atomic_save, check_or_write_config, cosine_lr, drop_rows_after
+from .runfiles import SessionSchedule, append_csv, atomic_save, check_or_write_config, cosine_lr, drop_rows_after
 from .threads import ThreadTuner
 from .validate import ValidationSet
 
@@ -370,12 +370,11 @@ def train_continuous(run_dir: Path, base: ModelBundle, config: ContinuousConfig,
 
     parts.train(True)
     tuner = ThreadTuner(cfg.threads)
-    last_ckpt = time.monotonic()
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc="train continuous", unit="step",
                mininterval=5.0)
-    last_val_step = step if (run_dir / "best.pt").exists() else -1
-    time_up = False
-    while step < cfg.steps and not time_up:
+    schedule = SessionSchedule(cfg.steps, cfg.val_every, cfg.checkpoint_minutes, minutes, session_start,
+                               step if (run_dir / "best.pt").exists() else -1)
+    while step < cfg.steps and not schedule.time_up:
         t0 = time.monotonic()
         lr = cosine_lr(step, cfg)
         for group in optimizer.param_groups:
@@ -414,21 +413,16 @@ def train_continuous(run_dir: Path, base: ModelBundle, config: ContinuousConfig,
                 "q_step": q, "rate_weight": round(ramp, 4), "loss": round(loss, 6),
                 "mse": round(mse, 6), "bpp": round(bpp, 6)})
             bar.set_postfix(loss=f"{loss:.4f}", bpp=f"{bpp:.4f}")
-        if minutes is not None:
-            left = minutes * 60 - (time.monotonic() - session_start)
-            time_up = left < 1.5 * val_seconds + 2 * step_time + 5.0
-        if step % cfg.val_every == 0 or step == cfg.steps or (time_up and last_val_step != step):
+        if schedule.validate_now(step, step_time, val_seconds):
             t1 = time.monotonic()
             run_validation()
-            last_val_step = step
             wall += time.monotonic() - t1
-        if time.monotonic() - last_ckpt > cfg.checkpoint_minutes * 60 or step == cfg.steps or time_up:
+        if schedule.save_now(step):
             save_checkpoint()
-            last_ckpt = time.monotonic()
+            schedule.saved()
     bar.close()
-    if time_up:
-        log.info("time budget of %.1f min used: stopped at step %d of %d; the same command continues",
-                 minutes, step, cfg.steps)
+    if schedule.time_up:
+        log.info(schedule.stop_message(step))
     return run_dir / "best.pt"
 
 

@@ -37,6 +37,7 @@ from .losses import LossWeights, reconstruction_loss
 from .device import OnDevice, TrainDevice, load_checkpoint, to_cpu
 from .runfiles import append_csv as _append_csv, atomic_save as _atomic_save, check_or_write_config
 from .runfiles import cosine_lr as _lr_at, drop_rows_after as _drop_rows_after
+from .runfiles import SessionSchedule
 from .threads import ThreadTuner
 from .validate import ValidationSet
 
@@ -139,11 +140,10 @@ def train_tokenizer(run_dir: Path, model_cfg: TokenizerConfig, cfg: TrainConfig,
 
     model.train()
     tuner = ThreadTuner(cfg.threads)
-    last_ckpt = time.monotonic()
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc="train", unit="step", mininterval=5.0)
-    last_val_step = step if (run_dir / "best.pt").exists() else -1
-    time_up = False
-    while step < cfg.steps and not time_up:
+    schedule = SessionSchedule(cfg.steps, cfg.val_every, cfg.checkpoint_minutes, minutes, session_start,
+                               step if (run_dir / "best.pt").exists() else -1)
+    while step < cfg.steps and not schedule.time_up:
         t0 = time.monotonic()
         lr = _lr_at(step, cfg)
         for group in optimizer.param_groups:
@@ -169,20 +169,14 @@ def train_tokenizer(run_dir: Path, model_cfg: TokenizerConfig, cfg: TrainConfig,
                                                 "threads": tuner.current,
                                                 **{k: round(v, 5) for k, v in parts.items()}})
             bar.set_postfix(loss=f"{parts['loss']:.4f}")
-        if minutes is not None:
-            # Stop while there is still time to validate once more and save.
-            left = minutes * 60 - (time.monotonic() - session_start)
-            time_up = left < 1.5 * val_seconds + 2 * step_time + 5.0
-        if step % cfg.val_every == 0 or step == cfg.steps or (time_up and last_val_step != step):
+        if schedule.validate_now(step, step_time, val_seconds):
             t1 = time.monotonic()
             run_validation()
-            last_val_step = step
             wall += time.monotonic() - t1
-        if time.monotonic() - last_ckpt > cfg.checkpoint_minutes * 60 or step == cfg.steps or time_up:
+        if schedule.save_now(step):
             save_checkpoint()
-            last_ckpt = time.monotonic()
+            schedule.saved()
     bar.close()
-    if time_up:
-        log.info("time budget of %.1f min used: stopped at step %d of %d; the same command continues",
-                 minutes, step, cfg.steps)
+    if schedule.time_up:
+        log.info(schedule.stop_message(step))
     return run_dir / "best.pt"

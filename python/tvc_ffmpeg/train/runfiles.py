@@ -12,6 +12,7 @@ import csv
 import json
 import math
 import os
+import time
 from pathlib import Path
 from typing import Iterable
 
@@ -80,3 +81,42 @@ def check_or_write_config(run_dir: Path, current: dict, free_train_keys: Iterabl
                 raise RunMismatchError(f"{path}: {section} config differs from the stored run "
                                        f"({old} vs {value}); use a new --run-dir")
     path.write_text(json.dumps(current, indent=2))
+
+
+class SessionSchedule:
+    """When one training session validates, saves and stops; shared by the trainers.
+
+    Validation every ``val_every`` steps and at the last step; a checkpoint every
+    ``checkpoint_minutes`` and at the last step; with a ``minutes`` budget (counted from
+    ``start``, the session's start), the session stops while there is still time to
+    validate once more and save, so the same command continues later. ``validated_step``:
+    the step a resumed run's best.pt was validated at (-1 when none)."""
+
+    def __init__(self, steps: int, val_every: int, checkpoint_minutes: float, minutes, start: float,
+                 validated_step: int) -> None:
+        self.steps, self.val_every, self.checkpoint_minutes = steps, val_every, checkpoint_minutes
+        self.minutes, self.start = minutes, start
+        self.last_val_step = validated_step
+        self.last_save = time.monotonic()
+        self.time_up = False
+
+    def validate_now(self, step: int, step_time: float, val_seconds: float) -> bool:
+        """After ``step``: whether to validate (also decides whether the budget is used up;
+        ``val_seconds`` is the last validation's duration, the time the budget keeps back)."""
+        if self.minutes is not None:
+            left = self.minutes * 60 - (time.monotonic() - self.start)
+            self.time_up = left < 1.5 * val_seconds + 2 * step_time + 5.0
+        due = step % self.val_every == 0 or step == self.steps or (self.time_up and self.last_val_step != step)
+        if due:
+            self.last_val_step = step
+        return due
+
+    def save_now(self, step: int) -> bool:
+        return time.monotonic() - self.last_save > self.checkpoint_minutes * 60 or step == self.steps or self.time_up
+
+    def saved(self) -> None:
+        self.last_save = time.monotonic()
+
+    def stop_message(self, step: int) -> str:
+        return (f"time budget of {self.minutes:.1f} min used: stopped at step {step} of {self.steps}; "
+                "the same command continues")
