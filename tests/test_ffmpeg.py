@@ -115,6 +115,22 @@ def test_bytes_and_frames_equal_the_cli(ff, tmp_path):
     assert ff_md5 == [row[3] for row in cli_frames]
 
 
+def test_continuous_level_and_colour_switch_equal_the_cli(ff, tmp_path):
+    # -q:v 4 codes the continuous substream (kind 2) through libtvc; colour_correction=0
+    # leaves out kind 128. Both give the CLI's bytes with the same options.
+    clip = make_clip(ff, tmp_path / "in.y4m", 18)
+    encode(ff, clip, tmp_path / "ff.tvc", "-q:v", "4", "-g", "9", params=DETERMINISTIC + ":colour_correction=0")
+    assert tvc_main(["encode", str(clip), str(tmp_path / "cli.tvc"), "--quality", "4", "--gop-length", "9",
+                     "--backend", "torch", "--threads", "1", "--no-colour-correction"]) == 0
+    assert (tmp_path / "ff.tvc").read_bytes() == (tmp_path / "cli.tvc").read_bytes()
+    with_correction = tmp_path / "on.tvc"
+    assert tvc_main(["encode", str(clip), str(with_correction), "--quality", "4", "--gop-length", "9",
+                     "--backend", "torch", "--threads", "1"]) == 0
+    assert with_correction.read_bytes() != (tmp_path / "cli.tvc").read_bytes()
+    proc = encode(ff, clip, tmp_path / "bad.tvc", params="colour_correction=2", ok=False)
+    assert proc.returncode != 0 and "colour_correction" in proc.stderr
+
+
 def test_options_reach_the_stream(ff, tmp_path, capsys):
     clip = make_clip(ff, tmp_path / "in.y4m", 20)
     encode(ff, clip, tmp_path / "q.tvc", "-q:v", "1", "-g", "10", params=DETERMINISTIC + ":mask_pattern=2")

@@ -231,9 +231,13 @@ static int apply_tvc_params(AVCodecContext *avctx, TvcEncoderSettings *s)
                     return ret;
                 s->mask_pattern = (int)v;
             }
+        } else if (!strcmp(e->key, "colour_correction")) {
+            if ((ret = parse_int_param(avctx, e->key, e->value, 0, 1, &v)) < 0)
+                return ret;
+            s->colour_correction = (int)v;
         } else {
             av_log(avctx, AV_LOG_ERROR, "-tvc-params: unknown key '%s' (known: "
-                   TVC_SHARED_KEYS ", mask_pattern)\n", e->key);
+                   TVC_SHARED_KEYS ", mask_pattern, colour_correction)\n", e->key);
             return AVERROR(EINVAL);
         }
     }
@@ -408,7 +412,7 @@ static av_cold int libtvc_encode_close(AVCodecContext *avctx)
 #define VE AV_OPT_FLAG_VIDEO_PARAM | AV_OPT_FLAG_ENCODING_PARAM
 static const AVOption libtvc_enc_options[] = {
     { "tvc-params", "set libtvc options as key=value:... (model, weights, backend, mask_pattern, "
-      "threads, max_pixels, max_gop_pixels)", OFFSET_E(tvc_params), AV_OPT_TYPE_DICT, { 0 }, 0, 0, VE },
+      "colour_correction, threads, max_pixels, max_gop_pixels)", OFFSET_E(tvc_params), AV_OPT_TYPE_DICT, { 0 }, 0, 0, VE },
     { NULL },
 };
 
