@@ -36,6 +36,15 @@ _BLOB_MAGIC = b"TVCN"
 _BLOB_VERSION = 1
 
 
+def check_layer_shape(kernels, hidden: int) -> None:
+    """The layer stack both context models share (fake_quant_layers): 1x1 or 3x3 kernels,
+    1..512 hidden channels."""
+    if not kernels or any(k not in (1, 3) for k in kernels):
+        raise ModelConfigError(f"kernels must be 1 or 3, got {kernels}")
+    if not 1 <= hidden <= 512:
+        raise ModelConfigError(f"hidden channels must be 1..512, got {hidden}")
+
+
 @dataclass(frozen=True)
 class CcmConfig:
     """levels: the tokenizer's FSQ levels; hidden: channels of the hidden layers;
@@ -48,10 +57,7 @@ class CcmConfig:
     def __post_init__(self) -> None:
         if not self.levels or any(l < 2 or l > 256 for l in self.levels):
             raise ModelConfigError(f"FSQ levels must be 2..256, got {self.levels}")
-        if not self.kernels or any(k not in (1, 3) for k in self.kernels):
-            raise ModelConfigError(f"kernels must be 1 or 3, got {self.kernels}")
-        if not 1 <= self.hidden <= 512:
-            raise ModelConfigError(f"hidden channels must be 1..512, got {self.hidden}")
+        check_layer_shape(self.kernels, self.hidden)
 
     @property
     def context_channels(self) -> int:

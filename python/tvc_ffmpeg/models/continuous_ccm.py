@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .ccm import CheckerboardContextModel, INPUT_SCALE, fake_quant_layers
+from .ccm import CheckerboardContextModel, INPUT_SCALE, check_layer_shape, fake_quant_layers
 from .config import ModelConfigError
 
 NUM_SCALES = 64
@@ -126,10 +126,7 @@ class ContinuousCcmConfig:
             raise ModelConfigError(f"latent channels must be 1..256, got {self.channels}")
         if not 0 <= self.context_planes <= 64:
             raise ModelConfigError(f"context planes must be 0..64, got {self.context_planes}")
-        if not self.kernels or any(k not in (1, 3) for k in self.kernels):
-            raise ModelConfigError(f"kernels must be 1 or 3, got {self.kernels}")
-        if not 1 <= self.hidden <= 512:
-            raise ModelConfigError(f"hidden channels must be 1..512, got {self.hidden}")
+        check_layer_shape(self.kernels, self.hidden)
 
     @property
     def context_channels(self) -> int:
