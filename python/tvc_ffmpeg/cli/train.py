@@ -126,7 +126,13 @@ def _add_ccm_parser(sub) -> None:
     c.add_argument("--steps", type=int, default=d.steps, help="optimizer steps (default %(default)s)")
     c.add_argument("--hidden", type=int, default=d.hidden, help="hidden width (default %(default)s)")
     c.add_argument("--kernels", type=_int_tuple, default=d.kernels,
-                   help="kernel size (1 or 3) per layer, the last one the logit layer (default 3,3,1)")
+                   help="kernel size (1 or 3) per layer, the last one the logit layer unless --digit-heads "
+                        "(default 3,3,1)")
+    c.add_argument("--prev-frames", type=int, choices=(1, 2), default=d.prev_frames,
+                   help="previous latent frames the context sees (2 = CCM v2; default %(default)s)")
+    c.add_argument("--digit-heads", action="store_true",
+                   help="CCM v2: the layers end in a hidden layer and each FSQ digit gets its own 1x1 logit "
+                        "head fed the position's earlier digits")
     c.add_argument("--batch-size", type=int, default=d.batch_size)
     c.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (cosine decay to 0)")
     c.add_argument("--pool-gops", type=int, default=d.pool_gops, help="training GoP crops tokenized once")
@@ -360,8 +366,8 @@ def _train_ccm(args: argparse.Namespace) -> int:
     where = _device(args)
     tokenizer = _load_tokenizer(args.tokenizer)
     cfg = CcmTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
-                         kernels=tuple(args.kernels),
-                         pool_gops=args.pool_gops, video_fraction=args.video_fraction,
+                         kernels=tuple(args.kernels), prev_frames=args.prev_frames,
+                         digit_heads=args.digit_heads, pool_gops=args.pool_gops, video_fraction=args.video_fraction,
                          val_every=args.val_every, seed=args.seed)
     result = train_ccm(args.run_dir, tokenizer, cfg, _resolve_cache(args), where=where, minutes=args.minutes)
     print(f"bits/token on the validation tokens: raw {result['raw_bits_per_token']:.3f}, "

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .ccm import CheckerboardContextModel, INPUT_SCALE, check_layer_shape, fake_quant_layers
+from .ccm import INPUT_SCALE, check_layer_shape, fake_quant_layers, int_net_blob
 from .config import ModelConfigError
 
 NUM_SCALES = 64
@@ -210,6 +210,6 @@ class ContinuousContextModel(nn.Module):
     def export_int(self) -> bytes:
         """The integer network blob (docs/ccm.md) for ``_native.ContinuousCheckerboardCoder``.
 
-        The layers, their quantisation and the blob format are the discrete CCM's,
-        and its exporter reads nothing but ``self.layers``, so it is reused as is."""
-        return CheckerboardContextModel.export_int(self)  # type: ignore[arg-type]
+        The layers, their quantisation and the blob format are the discrete CCM's
+        (a v1 TVCN blob), so its layer-stack exporter is reused as is."""
+        return int_net_blob(self.layers)

@@ -9,7 +9,15 @@ Steps (every one resumable from ``run_dir``):
    the code length of the digits, pass by pass, exactly in the coder's order;
    ``train.csv`` logs train bits/token and, every ``val_every`` steps, the real
    coded size of the validation tokens through the C++ coder.
-3. ``ccm.tvcn``: the exported integer network blob.
+3. ``ccm.tvcn``: the exported blob (a bare TVCN network for a v1 model, the
+   TVCM container for ``prev_frames = 2`` or ``digit_heads``; docs/ccm.md).
+
+``tokens.npz`` depends only on the tokenizer and the pool settings (``pool_gops``,
+``video_fraction``, ``crop_size``, ``gop_frames``, ``seed``), never on the model's
+shape, so a run with another model (``--prev-frames 2``, ``--digit-heads``,
+``--hidden`` ...) can skip the tokenizing step: create its run directory, copy
+another run's ``tokens.npz`` into it (same tokenizer and pool settings), then start
+``tvc train ccm`` there.
 
 ``--device cuda`` moves the float mirror and the tokenizer (pool building) to the GPU;
 mixed precision is refused with a warning (the fake quantisation needs exact float32
@@ -37,6 +45,7 @@ import numpy as np
 import torch
 
 from .. import _native
+from ..errors import RunMismatchError
 from ..models.ccm import CcmConfig, CheckerboardContextModel
 from ..models.fsq import indices_to_digits
 from ..models.gop import pad_to_valid_length
@@ -51,7 +60,9 @@ class CcmTrainConfig:
     batch_size: int = 16
     lr: float = 2e-3
     hidden: int = 32
-    kernels: Tuple[int, ...] = (3, 3, 1)  # per layer; the last is the logit layer
+    kernels: Tuple[int, ...] = (3, 3, 1)  # per trunk layer; without digit heads the last is the logit layer
+    prev_frames: int = 1  # previous latent frames in the context (CCM v2: 2)
+    digit_heads: bool = False  # CCM v2: one logit head per digit, fed the earlier digits
     pool_gops: int = 384
     video_fraction: float = 0.4  # share of pool crops cut from real clips (the rest: stills in motion)
     crop_size: int = 128  # the training sampler needs crops no larger than its smallest clip (carphone, 144 lines)
@@ -62,22 +73,28 @@ class CcmTrainConfig:
 
 
 def context_planes(digits: np.ndarray, frame: int, pass_index: int, levels: Sequence[int],
-                   pattern: int = 0) -> np.ndarray:
+                   pattern: int = 0, prev_frames: int = 1) -> np.ndarray:
     """Batched numpy version of CheckerboardCoder::context: digits (N, T, H, W, D) ->
-    planes (N, 2D+2, H, W) for one latent frame and pass under a mask pattern."""
+    planes (N, (K+1)(D+1), H, W) for one latent frame and pass under a mask pattern, with
+    K = prev_frames: per previous frame f-k (k = 1..K) its kept digits as 2d - (L-1) and a
+    kept flag (127), then this frame's kept anchor digits and the anchor flag (pass 1 only)."""
     n, t, h, w, d = digits.shape
     keep = _native.mask_keep(pattern, t, h, w)
     lv = np.array(levels, np.int32)
-    planes = np.zeros((n, 2 * d + 2, h, w), np.int32)
-    if frame > 0:
-        prev = keep[frame - 1]
-        planes[:, :d] = np.where(prev, np.moveaxis(2 * digits[:, frame - 1] - (lv - 1), -1, 1), 0)
-        planes[:, d] = np.where(prev, 127, 0)
+    planes = np.zeros((n, (prev_frames + 1) * (d + 1), h, w), np.int32)
+    for k in range(1, prev_frames + 1):
+        if frame - k < 0:
+            continue
+        base = (k - 1) * (d + 1)
+        prev = keep[frame - k]
+        planes[:, base : base + d] = np.where(prev, np.moveaxis(2 * digits[:, frame - k] - (lv - 1), -1, 1), 0)
+        planes[:, base + d] = np.where(prev, 127, 0)
     if pass_index == 1:
+        base = prev_frames * (d + 1)
         anchors = ((np.add.outer(np.arange(h), np.arange(w)) % 2) == 0) & keep[frame]
         cur = np.moveaxis(2 * digits[:, frame] - (lv - 1), -1, 1)
-        planes[:, d + 1 : 2 * d + 1] = np.where(anchors, cur, 0)
-        planes[:, 2 * d + 1] = np.where(anchors, 127, 0)
+        planes[:, base : base + d] = np.where(anchors, cur, 0)
+        planes[:, base + d] = np.where(anchors, 127, 0)
     return planes
 
 
@@ -97,7 +114,8 @@ def code_length_bits(model: CheckerboardContextModel, digits: torch.Tensor, patt
     total = torch.zeros((), device=device)
     for f in range(t):
         for p in (0, 1):
-            planes = torch.from_numpy(context_planes(np_digits, f, p, levels, pattern)).float().to(device)
+            planes = context_planes(np_digits, f, p, levels, pattern, model.config.prev_frames)
+            planes = torch.from_numpy(planes).float().to(device)
             mask = torch.from_numpy(pass_mask(h, w, p, keep[f])).to(device).expand(n, h, w)
             total = total + model.bits(planes, digits[:, f].permute(0, 3, 1, 2), mask)
     return total
@@ -173,6 +191,20 @@ def coded_bits(blob: bytes, grids: List[np.ndarray], levels: Sequence[int], patt
     return sum(len(coder.encode(g, pattern)) * 8 for g in grids)
 
 
+def check_run_config(path: Path, cfg: CcmTrainConfig) -> None:
+    """Refuse to resume a run directory whose ccm_config.json differs from ``cfg``. A key the
+    file lacks (written before that setting existed) counts as that setting's default."""
+    if not path.exists():
+        return
+    as_json = lambda c: json.loads(json.dumps(asdict(c)))  # tuples become lists, as in the file
+    saved = {**as_json(CcmTrainConfig()), **json.loads(path.read_text())}
+    wanted = as_json(cfg)
+    differ = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
+    if differ:
+        raise RunMismatchError(f"{path} differs from this run's settings in {', '.join(differ)}: "
+                               "use a new run directory")
+
+
 def train_ccm(run_dir: os.PathLike, tokenizer, cfg: CcmTrainConfig, cache=None,
               where: Optional[TrainDevice] = None, minutes: Optional[float] = None) -> Dict[str, float]:
     where = where or TrainDevice.resolve("cpu")
@@ -182,13 +214,13 @@ def train_ccm(run_dir: os.PathLike, tokenizer, cfg: CcmTrainConfig, cache=None,
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg_path = run_dir / "ccm_config.json"
-    if cfg_path.exists() and json.loads(cfg_path.read_text()) != json.loads(json.dumps(asdict(cfg))):
-        raise ValueError(f"{cfg_path} differs from this run's settings: use a new run directory")
+    check_run_config(cfg_path, cfg)
     cfg_path.write_text(json.dumps(asdict(cfg), indent=2))
     levels = tuple(tokenizer.config.fsq_levels)
     torch.manual_seed(cfg.seed)
     train, val = build_token_pool(OnDevice(tokenizer.to(where.device).eval(), where), run_dir, cfg, cache)
-    model = CheckerboardContextModel(CcmConfig(levels, hidden=cfg.hidden, kernels=tuple(cfg.kernels)))
+    model = CheckerboardContextModel(CcmConfig(levels, hidden=cfg.hidden, kernels=tuple(cfg.kernels),
+                                               prev_frames=cfg.prev_frames, digit_heads=cfg.digit_heads))
     model.to(where.device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     step = 0
