@@ -37,22 +37,57 @@ void conv(const IntConv& L, const int32_t* in, int h, int w, int32_t* out) {
         }
       }
     }
-    const int64_t m = L.mult[static_cast<std::size_t>(o)];
+    const int32_t m = L.mult[static_cast<std::size_t>(o)];
     const int sh = L.shift[static_cast<std::size_t>(o)];
-    const int64_t half = int64_t{1} << (sh - 1);
     int32_t* dst = out + static_cast<std::size_t>(o) * plane;
-    const int32_t lo = L.relu ? 0 : -kLogitClamp;
-    const int32_t hi = L.relu ? 127 : kLogitClamp;
-    for (std::size_t p = 0; p < plane; ++p) {
-      const int64_t v = (int64_t{acc[p]} * m + half) >> sh;  // arithmetic shift: floor
-      dst[p] = static_cast<int32_t>(std::min<int64_t>(hi, std::max<int64_t>(lo, v)));
-    }
+    for (std::size_t p = 0; p < plane; ++p) dst[p] = requantize(acc[p], m, sh, L.relu);
   }
 }
 
 }  // namespace
 
-IntNet IntNet::parse(const uint8_t* data, std::size_t size) {
+void read_layer_params(ByteReader& r, IntConv& L, const std::string& what) {
+  const std::size_t nw = static_cast<std::size_t>(L.cout) * L.cin * L.kernel * L.kernel;
+  const uint8_t* wb = r.bytes(nw);
+  L.weight.resize(nw);
+  for (std::size_t k = 0; k < nw; ++k) {
+    L.weight[k] = static_cast<int8_t>(wb[k]);
+    if (L.weight[k] == -128) fail(TVC_EINVALIDDATA, what + " weight -128 (range is -127..127)");
+  }
+  L.bias.resize(static_cast<std::size_t>(L.cout));
+  L.mult.resize(static_cast<std::size_t>(L.cout));
+  L.shift.resize(static_cast<std::size_t>(L.cout));
+  for (auto& b : L.bias) {
+    b = static_cast<int32_t>(r.u32());
+    if (b > (1 << 30) || b < -(1 << 30)) fail(TVC_EINVALIDDATA, what + " bias out of range");
+  }
+  for (auto& m : L.mult) {
+    m = static_cast<int32_t>(r.u32());
+    if (m < 0) fail(TVC_EINVALIDDATA, what + " multiplier out of range");
+  }
+  for (auto& s : L.shift) {
+    s = r.u8();
+    if (s < 1 || s > 62) fail(TVC_EINVALIDDATA, what + " shift out of range");
+  }
+}
+
+void write_layer_params(ByteWriter& w, const IntConv& L) {
+  for (int8_t v : L.weight) w.u8(static_cast<uint8_t>(v));
+  for (int32_t v : L.bias) w.u32(static_cast<uint32_t>(v));
+  for (int32_t v : L.mult) w.u32(static_cast<uint32_t>(v));
+  for (uint8_t v : L.shift) w.u8(v);
+}
+
+void run_1x1(const IntConv& L, const int32_t* in, int32_t* out) {
+  for (int o = 0; o < L.cout; ++o) {
+    const int8_t* wrow = L.weight.data() + static_cast<std::size_t>(o) * L.cin;
+    int32_t acc = L.bias[static_cast<std::size_t>(o)];
+    for (int i = 0; i < L.cin; ++i) acc += int32_t{wrow[i]} * in[i];
+    out[o] = requantize(acc, L.mult[static_cast<std::size_t>(o)], L.shift[static_cast<std::size_t>(o)], L.relu);
+  }
+}
+
+IntNet IntNet::parse(const uint8_t* data, std::size_t size, bool hidden_last) {
   ByteReader r(data, size, "integer network blob");
   const uint8_t* magic = r.bytes(4);
   if (std::memcmp(magic, kMagic, 4) != 0) fail(TVC_EINVALIDDATA, "not an integer network blob (magic)");
@@ -72,32 +107,14 @@ IntNet IntNet::parse(const uint8_t* data, std::size_t size) {
     if (!net.layers_.empty() && net.layers_.back().cout != L.cin)
       fail(TVC_EINVALIDDATA, "integer network layer " + std::to_string(l) + " does not fit the previous one");
     L.relu = relu == 1;
-    const std::size_t nw = static_cast<std::size_t>(L.cout) * L.cin * L.kernel * L.kernel;
-    const uint8_t* wb = r.bytes(nw);
-    L.weight.resize(nw);
-    for (std::size_t k = 0; k < nw; ++k) {
-      L.weight[k] = static_cast<int8_t>(wb[k]);
-      if (L.weight[k] == -128) fail(TVC_EINVALIDDATA, "integer network weight -128 (range is -127..127)");
-    }
-    L.bias.resize(static_cast<std::size_t>(L.cout));
-    L.mult.resize(static_cast<std::size_t>(L.cout));
-    L.shift.resize(static_cast<std::size_t>(L.cout));
-    for (auto& b : L.bias) {
-      b = static_cast<int32_t>(r.u32());
-      if (b > (1 << 30) || b < -(1 << 30)) fail(TVC_EINVALIDDATA, "integer network bias out of range");
-    }
-    for (auto& m : L.mult) {
-      m = static_cast<int32_t>(r.u32());
-      if (m < 0) fail(TVC_EINVALIDDATA, "integer network multiplier out of range");
-    }
-    for (auto& s : L.shift) {
-      s = r.u8();
-      if (s < 1 || s > 62) fail(TVC_EINVALIDDATA, "integer network shift out of range");
-    }
+    read_layer_params(r, L, "integer network");
     net.layers_.push_back(std::move(L));
   }
   if (r.left() != 0) fail(TVC_EINVALIDDATA, "bytes after the last integer network layer");
-  if (net.layers_.back().relu) fail(TVC_EINVALIDDATA, "the last integer network layer must output logits");
+  if (hidden_last && !net.layers_.back().relu)
+    fail(TVC_EINVALIDDATA, "the last integer network layer must be hidden (ReLU) in a trunk with digit heads");
+  if (!hidden_last && net.layers_.back().relu)
+    fail(TVC_EINVALIDDATA, "the last integer network layer must output logits");
   return net;
 }
 
@@ -111,10 +128,7 @@ std::vector<uint8_t> IntNet::serialize() const {
     w.u16(static_cast<uint16_t>(L.cout));
     w.u8(static_cast<uint8_t>(L.kernel));
     w.u8(L.relu ? 1 : 0);
-    for (int8_t v : L.weight) w.u8(static_cast<uint8_t>(v));
-    for (int32_t v : L.bias) w.u32(static_cast<uint32_t>(v));
-    for (int32_t v : L.mult) w.u32(static_cast<uint32_t>(v));
-    for (uint8_t v : L.shift) w.u8(v);
+    write_layer_params(w, L);
   }
   return w.buffer();
 }

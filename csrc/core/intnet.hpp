@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace tvc {
@@ -37,11 +38,34 @@ constexpr int kMaxChannels = 512;
 constexpr int kMaxFanIn = 4096;
 constexpr int32_t kLogitClamp = 1 << 20;
 
+class ByteReader;
+class ByteWriter;
+
+// Reads the parameters of one layer whose geometry (cin, cout, kernel, relu)
+// is already set in L: weights, bias, multipliers, shifts, each range-checked
+// (TVC_EINVALIDDATA naming `what`). Shared by the "TVCN" blob and the CCM
+// container's digit heads, so both refuse exactly the same values.
+void read_layer_params(ByteReader& r, IntConv& L, const std::string& what);
+void write_layer_params(ByteWriter& w, const IntConv& L);
+
+// Rescale of one accumulator: (acc * mult + 2^(shift-1)) >> shift in int64,
+// then clamp(0, 127) for a hidden layer or clamp(+-2^20) for logits.
+inline int32_t requantize(int32_t acc, int32_t mult, int shift, bool relu) {
+  const int64_t v = (int64_t{acc} * mult + (int64_t{1} << (shift - 1))) >> shift;  // arithmetic: floor
+  const int64_t lo = relu ? 0 : -kLogitClamp, hi = relu ? 127 : kLogitClamp;
+  return static_cast<int32_t>(v < lo ? lo : (v > hi ? hi : v));
+}
+
+// A 1x1 layer at one position: in holds L.cin values, out gets L.cout.
+void run_1x1(const IntConv& L, const int32_t* in, int32_t* out);
+
 class IntNet {
  public:
   // Parses the "TVCN" blob (docs/ccm.md, "Integer network blob"); throws
   // tvc::Error(TVC_EINVALIDDATA) on any malformed or out-of-limit field.
-  static IntNet parse(const uint8_t* data, std::size_t size);
+  // hidden_last: the last layer must be a hidden (ReLU) layer instead of a
+  // logit layer, as the trunk of a CCM with digit heads (docs/ccm.md).
+  static IntNet parse(const uint8_t* data, std::size_t size, bool hidden_last = false);
   std::vector<uint8_t> serialize() const;
 
   int in_channels() const { return layers_.front().cin; }

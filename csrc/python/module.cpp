@@ -562,9 +562,14 @@ PYBIND11_MODULE(_native, m) {
   py::class_<tvc::CheckerboardCoder>(m, "CheckerboardCoder")
       .def(py::init([](const py::buffer& blob, const std::vector<int>& levels) {
         BytesView v(blob);
-        return tvc::CheckerboardCoder(tvc::IntNet::parse(v.data(), v.size()), levels);
-      }), py::arg("blob"), py::arg("levels"))
+        return tvc::CheckerboardCoder::parse(v.data(), v.size(), levels);
+      }), py::arg("blob"), py::arg("levels"),
+         "A CCM model blob (docs/ccm.md): a bare TVCN integer net (v1) or a TVCM v2 container.")
       .def_property_readonly("context_channels", &tvc::CheckerboardCoder::context_channels)
+      .def_property_readonly("prev_frames", &tvc::CheckerboardCoder::prev_frames,
+                             "Previous latent frames in the context (1 or 2).")
+      .def_property_readonly("digit_heads", &tvc::CheckerboardCoder::digit_heads,
+                             "Whether each digit has a head conditioned on the token's earlier digits.")
       .def("encode", [](const tvc::CheckerboardCoder& c, const py::array& digits_in, int pattern) {
         auto digits = as_int_array<int32_t>(digits_in, "digits");
         const auto s = grid_shape(digits, c.dims());
