@@ -217,7 +217,7 @@ class CheckerboardContextModel(nn.Module):
         if self.config.digit_heads:
             s_in = self.layers[-1].act_scale()  # the heads' input is the trunk's int8 output
             for head in self.heads:
-                cin, cout = head.conv.weight.shape[:2]
+                cout, cin = head.conv.weight.shape[:2]
                 out.append(struct.pack("<HH", cin, cout))
                 out.append(_int_layer_arrays(head, s_in)[0])
         return b"".join(out)
