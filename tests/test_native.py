@@ -56,7 +56,7 @@ def test_native_unit_tests(build, request):
 
 
 @pytest.mark.parametrize("build", ["plain_build", "sanitizer_build"])
-@pytest.mark.parametrize("target", ["packet", "rans", "continuous"])
+@pytest.mark.parametrize("target", ["packet", "rans", "continuous", "ccm"])
 def test_fuzz_corpus_replay(build, target, request):
     corpus = CORPUS / target
     files = list(corpus.iterdir())

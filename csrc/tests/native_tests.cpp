@@ -287,23 +287,44 @@ void test_bitstream() {
   CHECK(error_of([&] { tvc::parse_end_of_stream(bad_end.data(), bad_end.size(), &h); }) == TVC_EINVALIDDATA);
 }
 
-// A small random integer net, round-tripped through its blob format.
-tvc::IntNet random_net(std::mt19937& rng, int cin, int hidden, int cout) {
+void put16(std::vector<uint8_t>& b, uint32_t v) {
+  b.push_back(static_cast<uint8_t>(v));
+  b.push_back(static_cast<uint8_t>(v >> 8));
+}
+
+void put32(std::vector<uint8_t>& b, uint32_t v) {
+  put16(b, v & 0xffff);
+  put16(b, v >> 16);
+}
+
+// Random parameters of one layer (weights, bias, multiplier 2^20, shift 30
+// for hidden layers and 28 for logits), in blob order.
+void put_layer_params(std::mt19937& rng, std::vector<uint8_t>& blob, int ci, int co, int k, bool relu) {
+  for (int i = 0; i < co * ci * k * k; ++i) blob.push_back(static_cast<uint8_t>(static_cast<int8_t>(rng() % 255 - 127)));
+  for (int i = 0; i < co; ++i) put32(blob, rng() % 256);
+  for (int i = 0; i < co; ++i) put32(blob, 1u << 20);
+  for (int i = 0; i < co; ++i) blob.push_back(relu ? 30 : 28);
+}
+
+// The "TVCN" blob of a random net: a 3x3 hidden layer, then a 1x1 layer that
+// outputs logits, or hidden features (hidden_last, a CCM trunk with digit heads).
+std::vector<uint8_t> random_net_blob(std::mt19937& rng, int cin, int hidden, int cout, bool hidden_last = false) {
   std::vector<uint8_t> blob = {'T', 'V', 'C', 'N', 1, 0, 2, 0};
   auto layer = [&](int ci, int co, int k, bool relu) {
-    blob.push_back(static_cast<uint8_t>(ci));
-    blob.push_back(0);
-    blob.push_back(static_cast<uint8_t>(co));
-    blob.push_back(0);
+    put16(blob, static_cast<uint32_t>(ci));
+    put16(blob, static_cast<uint32_t>(co));
     blob.push_back(static_cast<uint8_t>(k));
     blob.push_back(relu ? 1 : 0);
-    for (int i = 0; i < co * ci * k * k; ++i) blob.push_back(static_cast<uint8_t>(static_cast<int8_t>(rng() % 255 - 127)));
-    for (int i = 0; i < co; ++i) for (int b = 0; b < 4; ++b) blob.push_back(static_cast<uint8_t>((b == 0) ? rng() % 256 : 0));
-    for (int i = 0; i < co; ++i) { const uint32_t m = 1u << 20; for (int b = 0; b < 4; ++b) blob.push_back(static_cast<uint8_t>(m >> (8 * b))); }
-    for (int i = 0; i < co; ++i) blob.push_back(relu ? 30 : 28);
+    put_layer_params(rng, blob, ci, co, k, relu);
   };
   layer(cin, hidden, 3, true);
-  layer(hidden, cout, 1, false);
+  layer(hidden, cout, 1, hidden_last);
+  return blob;
+}
+
+// A small random integer net, round-tripped through its blob format.
+tvc::IntNet random_net(std::mt19937& rng, int cin, int hidden, int cout) {
+  const std::vector<uint8_t> blob = random_net_blob(rng, cin, hidden, cout);
   tvc::IntNet net = tvc::IntNet::parse(blob.data(), blob.size());
   const auto again = net.serialize();
   CHECK(again == blob);
@@ -361,6 +382,175 @@ void test_checkerboard_coder() {
         TVC_EINVALIDDATA);
 }
 
+// A CCM v2 container ("TVCM") around a random trunk, with random digit heads
+// when heads is set (trunk features F = 6).
+std::vector<uint8_t> random_ccm_v2(std::mt19937& rng, const std::vector<int>& levels, int prev_frames, bool heads) {
+  const int D = static_cast<int>(levels.size());
+  int total = 0;
+  for (int L : levels) total += L;
+  const int features = 6;
+  const auto trunk = random_net_blob(rng, prev_frames * (D + 1) + D + 1, 5, heads ? features : total, heads);
+  std::vector<uint8_t> blob = {'T', 'V', 'C', 'M', 2, 0, static_cast<uint8_t>(prev_frames), heads ? uint8_t{1} : uint8_t{0}};
+  put32(blob, static_cast<uint32_t>(trunk.size()));
+  blob.insert(blob.end(), trunk.begin(), trunk.end());
+  int cin = features;
+  for (int d = 0; heads && d < D; ++d) {
+    put16(blob, static_cast<uint32_t>(cin));
+    put16(blob, static_cast<uint32_t>(levels[d]));
+    put_layer_params(rng, blob, cin, levels[d], 1, false);
+    cin += levels[d];
+  }
+  return blob;
+}
+
+// Encodes and decodes a random grid under every mask pattern; returns the pattern-0 stream.
+std::vector<uint8_t> check_round_trip(const tvc::CheckerboardCoder& coder, std::mt19937& rng, int t, int h, int w) {
+  const int D = coder.dims();
+  std::vector<int32_t> digits(static_cast<std::size_t>(t * h * w * D));
+  for (std::size_t k = 0; k < digits.size(); ++k)
+    digits[k] = static_cast<int32_t>(rng() % static_cast<uint32_t>(k % 2 ? 5 : 8));  // fits levels {8, 5, ...} only
+  std::vector<uint8_t> first;
+  for (int pattern = 0; pattern < tvc::kNumMaskPatterns; ++pattern) {
+    tvc::RansEncoder enc(16);
+    coder.encode(digits.data(), t, h, w, pattern, enc);
+    const auto stream = enc.finish();
+    if (pattern == 0) first = stream;
+    std::vector<int32_t> out(digits.size(), -1);
+    tvc::RansDecoder dec(stream.data(), stream.size(), 16);
+    coder.decode(dec, t, h, w, pattern, out.data());
+    dec.finish();
+    for (int f = 0; f < t; ++f)
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x)
+          for (int k = 0; k < D; ++k) {
+            const std::size_t i = ((static_cast<std::size_t>(f) * h + y) * w + x) * D + k;
+            CHECK(out[i] == (tvc::token_kept(pattern, f, y, x) ? digits[i] : -1));
+          }
+  }
+  return first;
+}
+
+void test_ccm_v2_round_trip() {
+  std::mt19937 rng(21);
+  const std::vector<int> levels = {8, 5, 8, 5};
+  for (int k : {1, 2})
+    for (bool heads : {false, true}) {
+      const auto blob = random_ccm_v2(rng, levels, k, heads);
+      const auto coder = tvc::CheckerboardCoder::parse(blob.data(), blob.size(), levels);
+      CHECK(coder.prev_frames() == k && coder.digit_heads() == heads);
+      CHECK(coder.context_channels() == (k + 1) * 5);
+      CHECK(coder.serialize_v2() == blob);
+      const auto stream = check_round_trip(coder, rng, 3, 4, 6);
+      CHECK(!stream.empty());
+    }
+  // A v2 container with K = 1 and no heads is the v1 model: same stream bytes.
+  const auto trunk = random_net_blob(rng, 10, 5, 26);
+  const auto v1 = tvc::CheckerboardCoder::parse(trunk.data(), trunk.size(), levels);
+  CHECK(!v1.digit_heads() && v1.prev_frames() == 1);
+  const auto v2_blob = v1.serialize_v2();
+  const auto v2 = tvc::CheckerboardCoder::parse(v2_blob.data(), v2_blob.size(), levels);
+  std::mt19937 a(5), b(5);
+  CHECK(check_round_trip(v1, a, 2, 3, 5) == check_round_trip(v2, b, 2, 3, 5));
+
+  // K = 2 layout: block 0 is frame f-1, block 1 frame f-2 (absent for f = 1),
+  // then the anchors of frame f in pass 1.
+  const auto k2_blob = random_ccm_v2(rng, levels, 2, true);
+  const auto k2 = tvc::CheckerboardCoder::parse(k2_blob.data(), k2_blob.size(), levels);
+  const int t = 3, h = 2, w = 2, D = 4;
+  std::vector<int32_t> digits(static_cast<std::size_t>(t * h * w * D));
+  for (std::size_t i = 0; i < digits.size(); ++i) digits[i] = static_cast<int32_t>(i % 5);
+  std::vector<int32_t> planes(static_cast<std::size_t>(15 * h * w));
+  auto at = [&](int c, int y, int x) { return planes[static_cast<std::size_t>((c * h + y) * w + x)]; };
+  auto level_of = [&](int d) { return levels[static_cast<std::size_t>(d)]; };
+  auto digit = [&](int f, int y, int x, int d) { return digits[static_cast<std::size_t>(((f * h + y) * w + x) * D + d)]; };
+  k2.context(digits.data(), 2, 1, h, w, 0, planes.data());
+  for (int d = 0; d < D; ++d) {
+    CHECK(at(d, 1, 0) == 2 * digit(1, 1, 0, d) - (level_of(d) - 1));
+    CHECK(at(5 + d, 0, 1) == 2 * digit(0, 0, 1, d) - (level_of(d) - 1));
+    CHECK(at(10 + d, 1, 1) == 2 * digit(2, 1, 1, d) - (level_of(d) - 1));  // anchor
+    CHECK(at(10 + d, 0, 1) == 0);                                          // not an anchor
+  }
+  CHECK(at(4, 0, 0) == 127 && at(9, 0, 0) == 127 && at(14, 0, 0) == 127 && at(14, 1, 0) == 0);
+  k2.context(digits.data(), 1, 0, h, w, 0, planes.data());
+  CHECK(at(4, 0, 0) == 127 && at(9, 0, 0) == 0 && at(5, 0, 1) == 0 && at(14, 0, 0) == 0);
+}
+
+// Runs fn and returns "code: message" of the tvc::Error it threw ("" if none).
+std::string failure_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const tvc::Error& e) {
+    return std::to_string(e.code()) + ": " + e.what();
+  }
+  return "";
+}
+
+bool refused(const std::vector<uint8_t>& blob, const std::vector<int>& levels, int code, const char* fragment) {
+  const std::string why = failure_of([&] { tvc::CheckerboardCoder::parse(blob.data(), blob.size(), levels); });
+  const bool ok = why.rfind(std::to_string(code) + ": ", 0) == 0 && why.find(fragment) != std::string::npos;
+  if (!ok) std::fprintf(stderr, "expected refusal %d '%s', got '%s'\n", code, fragment, why.c_str());
+  return ok;
+}
+
+void test_ccm_v2_refusals() {
+  std::mt19937 rng(33);
+  const std::vector<int> levels = {8, 5, 5};
+  const auto good = random_ccm_v2(rng, levels, 2, true);
+  CHECK(failure_of([&] { tvc::CheckerboardCoder::parse(good.data(), good.size(), levels); }).empty());
+  const std::size_t trunk_size = good[8] | good[9] << 8 | good[10] << 16 | static_cast<std::size_t>(good[11]) << 24;
+  const std::size_t head0 = 12 + trunk_size;  // cin u16, cout u16, then 8 x 6 weights
+  auto with = [&](std::size_t pos, uint8_t v) {
+    auto b = good;
+    b[pos] = v;
+    return b;
+  };
+  const int bad = TVC_EINVALIDDATA;
+  CHECK(refused(with(3, 'X'), levels, bad, "magic"));
+  CHECK(refused({}, levels, bad, "magic"));
+  CHECK(refused(with(4, 3), levels, bad, "version 3"));
+  CHECK(refused(with(6, 0), levels, bad, "prev_frames 0"));
+  CHECK(refused(with(6, 3), levels, bad, "prev_frames 3"));
+  CHECK(refused(with(7, 2), levels, bad, "digit_heads flag 2"));
+  CHECK(refused(with(11, 1), levels, TVC_ETRUNCATED, "trunk length"));
+  CHECK(refused(with(12, 'X'), levels, bad, "not an integer network blob"));
+  // K must match the trunk's inputs: a K = 2 trunk read as K = 1.
+  CHECK(refused(with(6, 1), levels, bad, "context planes"));
+  // Heads flag off: the trunk's hidden last layer is refused; and a logit trunk with heads on.
+  CHECK(refused(with(7, 0), levels, bad, "must output logits"));
+  const auto no_heads = random_ccm_v2(rng, levels, 2, false);
+  auto heads_on = no_heads;
+  heads_on[7] = 1;
+  CHECK(refused(heads_on, levels, bad, "must be hidden"));
+  CHECK(refused(with(head0, 7), levels, bad, "digit head 0 is 7 -> 8"));
+  CHECK(refused(with(head0 + 2, 5), levels, bad, "digit head 0 is 6 -> 5"));
+  CHECK(refused(with(head0 + 4, 0x80), levels, bad, "CCM digit head 0 weight -128"));
+  const std::size_t head0_bias = head0 + 4 + 8 * 6;
+  CHECK(refused(with(head0_bias + 3, 0x7f), levels, bad, "CCM digit head 0 bias out of range"));
+  CHECK(refused(with(head0_bias + 4 * 8 + 3, 0x80), levels, bad, "CCM digit head 0 multiplier out of range"));
+  CHECK(refused(with(head0_bias + 8 * 8, 0), levels, bad, "CCM digit head 0 shift out of range"));
+  CHECK(refused(with(head0_bias + 8 * 8, 63), levels, bad, "CCM digit head 0 shift out of range"));
+  const std::size_t head1 = head0_bias + 8 * 9;
+  CHECK(refused(with(head1, 6), levels, bad, "digit head 1 is 6 -> 5 channels, the trunk and levels need 14 -> 5"));
+  auto trailing = good;
+  trailing.push_back(0);
+  CHECK(refused(trailing, levels, bad, "bytes after the last CCM digit head"));
+  auto trailing_trunk = no_heads;
+  trailing_trunk.push_back(0);
+  CHECK(refused(trailing_trunk, levels, bad, "bytes after the CCM trunk"));
+  // Heads for other levels: the last head would have the wrong shape, or be missing.
+  CHECK(refused(good, {8, 5, 4}, bad, "digit head 2 is 19 -> 5"));
+  CHECK(refused(good, {8, 5, 5, 5}, TVC_ETRUNCATED, "ends early"));
+  CHECK(refused(good, {8, 5}, bad, "bytes after the last CCM digit head"));
+  // Head inputs over the channel limit (F = 6 + 2 x 256 earlier one-hots).
+  const std::vector<int> wide = {256, 256, 5};
+  CHECK(refused(random_ccm_v2(rng, wide, 1, true), wide, bad, "digit head 2 would take 518 inputs, over the limit of 512"));
+  // Every truncation is refused cleanly.
+  for (std::size_t n = 0; n < good.size(); ++n) {
+    const int code = error_of([&] { tvc::CheckerboardCoder::parse(good.data(), n, levels); });
+    CHECK(code == TVC_ETRUNCATED || code == TVC_EINVALIDDATA);
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -371,6 +561,8 @@ int main() {
   test_rans_damage();
   test_bitstream();
   test_checkerboard_coder();
+  test_ccm_v2_round_trip();
+  test_ccm_v2_refusals();
   if (g_failures) {
     std::fprintf(stderr, "%d native check(s) failed\n", g_failures);
     return 1;
