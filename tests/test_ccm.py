@@ -394,3 +394,104 @@ def test_train_ccm_cli_passes_the_v2_switches(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         cli.main(args + ["--prev-frames", "3"])
     assert "invalid choice: 3" in capsys.readouterr().err
+
+
+def reference_stream(blob: bytes, digits: np.ndarray, pattern: int, prev_frames: int) -> bytes:
+    """The coder's rANS stream rebuilt from the numpy reference: frame, pass, raster, digit order,
+    each digit coded with its reference logits (the heads fed the position's true earlier digits)."""
+    t, h, w, _ = digits.shape
+    keep = _native.mask_keep(pattern, t, h, w)
+    enc = _native.RansEncoder(16)
+    for f in range(t):
+        for p in (0, 1):
+            planes = context_planes(digits[None], f, p, LEVELS, pattern, prev_frames)[0]
+            logits = ccm_logits_reference(blob, LEVELS, planes, digits[f])
+            for y in range(h):
+                for x in range((y + p) % 2, w, 2):
+                    if not keep[f, y, x]:
+                        continue
+                    start = 0
+                    for d, n in enumerate(LEVELS):
+                        enc.encode_logits(digits[f, y, x, d : d + 1], logits[start : start + n, y, x][None])
+                        start += n
+    return enc.finish()
+
+
+@pytest.mark.parametrize("pattern", [0, 2])
+def test_v2_coder_is_bit_exact_with_the_numpy_reference(v2_model, pattern):
+    """C++ trunk, heads and contexts against ccm_logits_reference: the same bytes, and an exact round trip."""
+    cfg = v2_model.config
+    blob = v2_model.export_int()
+    coder = _native.CheckerboardCoder(blob, list(LEVELS))
+    assert (coder.prev_frames, coder.digit_heads, coder.context_channels) == \
+        (cfg.prev_frames, cfg.digit_heads, cfg.context_channels)
+    digits = random_digits(np.random.default_rng(15), 3, 5, 6)
+    data = coder.encode(digits, pattern)
+    assert data == reference_stream(blob, digits, pattern, cfg.prev_frames)
+    expected = np.where(_native.mask_keep(pattern, 3, 5, 6)[..., None], digits, -1)
+    assert np.array_equal(coder.decode(data, 3, 5, 6, pattern), expected)
+
+
+def test_two_frame_contexts_equal_the_coders():
+    coder = _native.CheckerboardCoder(calibrated(CcmConfig(LEVELS, hidden=4, prev_frames=2)).export_int(),
+                                      list(LEVELS))
+    digits = random_digits(np.random.default_rng(16), 4, 5, 6)
+    for pattern in range(_native.NUM_MASK_PATTERNS):
+        for f in range(4):
+            for p in (0, 1):
+                assert np.array_equal(context_planes(digits[None], f, p, LEVELS, pattern, prev_frames=2)[0],
+                                      coder.context(digits, f, p, pattern))
+
+
+def test_v2_coded_size_is_the_mirror_code_length(v2_model):
+    """The real coder's size is within a few percent of the mirror's bits (the training loss)."""
+    from tvc_ffmpeg.train.ccm import code_length_bits
+
+    digits = random_digits(np.random.default_rng(17), 3, 10, 10)
+    coder = _native.CheckerboardCoder(v2_model.export_int(), list(LEVELS))
+    real = len(coder.encode(digits)) * 8
+    with torch.no_grad():
+        mirror = float(code_length_bits(v2_model, torch.from_numpy(digits)[None]))
+    assert abs(real - mirror) <= 0.03 * mirror
+
+
+def test_malformed_v2_blobs_are_refused_by_the_coder():
+    blob = calibrated(CcmConfig(LEVELS, hidden=8, prev_frames=2, digit_heads=True)).export_int()
+    for bad in (b"TVCX" + blob[4:], blob[:4] + b"\x03\x00" + blob[6:], blob[:6] + b"\x03" + blob[7:],
+                blob[:7] + b"\x02" + blob[8:], blob + b"\0", blob[:-1], blob[:12] + blob[12:40]):
+        with pytest.raises(tvc.InvalidDataError):
+            _native.CheckerboardCoder(bad, list(LEVELS))
+    with pytest.raises(tvc.InvalidDataError):
+        _native.CheckerboardCoder(blob, [7, 5, 5, 5])
+
+
+def test_training_with_v2_lowers_the_coded_size():
+    """Two previous frames and digit heads learn structured tokens: digit 1 follows digit 0 (only the
+    heads see that) and latent frame 2 copies frame 0 (only prev_frames = 2 sees that). Measured: v2
+    reaches 0.70 of the untrained size in these 40 steps, a v1 model only 0.93."""
+    from tvc_ffmpeg.train.ccm import code_length_bits
+
+    rng = np.random.default_rng(18)
+    grids = []
+    for _ in range(8):
+        g = random_digits(rng, 3, 6, 6)
+        g[..., 1] = g[..., 0] % LEVELS[1]
+        g[2] = g[0]
+        grids.append(g)
+    grids = np.stack(grids)
+    torch.manual_seed(0)
+    model = CheckerboardContextModel(CcmConfig(LEVELS, hidden=16, prev_frames=2, digit_heads=True))
+    opt = torch.optim.Adam(model.parameters(), lr=2e-2)
+
+    def coder_bits():
+        coder = _native.CheckerboardCoder(model.eval().export_int(), list(LEVELS))
+        return sum(len(coder.encode(g)) * 8 for g in grids)
+
+    before = coder_bits()
+    for _ in range(40):
+        model.train()
+        loss = code_length_bits(model, torch.from_numpy(grids))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert coder_bits() < 0.8 * before
