@@ -112,7 +112,8 @@ CheckerboardCoder CheckerboardCoder::parse(const uint8_t* data, std::size_t size
   if (trunk_size > r.left())
     fail(TVC_ETRUNCATED, "CCM model blob trunk length " + std::to_string(trunk_size) + " is over the " +
                              std::to_string(r.left()) + " bytes left");
-  IntNet trunk = IntNet::parse(r.bytes(trunk_size), trunk_size, heads_flag == 1);
+  IntNet trunk = IntNet::parse(r.bytes(trunk_size), trunk_size,
+                               heads_flag == 1 ? IntNet::LastLayer::kHidden : IntNet::LastLayer::kLogits);
   if (heads_flag == 0) {
     if (r.left() != 0) fail(TVC_EINVALIDDATA, "bytes after the CCM trunk (the blob has no digit heads)");
     return CheckerboardCoder(std::move(trunk), std::move(levels), prev_frames, {});

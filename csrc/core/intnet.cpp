@@ -87,7 +87,7 @@ void run_1x1(const IntConv& L, const int32_t* in, int32_t* out) {
   }
 }
 
-IntNet IntNet::parse(const uint8_t* data, std::size_t size, bool hidden_last) {
+IntNet IntNet::parse(const uint8_t* data, std::size_t size, LastLayer last) {
   ByteReader r(data, size, "integer network blob");
   const uint8_t* magic = r.bytes(4);
   if (std::memcmp(magic, kMagic, 4) != 0) fail(TVC_EINVALIDDATA, "not an integer network blob (magic)");
@@ -111,9 +111,9 @@ IntNet IntNet::parse(const uint8_t* data, std::size_t size, bool hidden_last) {
     net.layers_.push_back(std::move(L));
   }
   if (r.left() != 0) fail(TVC_EINVALIDDATA, "bytes after the last integer network layer");
-  if (hidden_last && !net.layers_.back().relu)
+  if (last == LastLayer::kHidden && !net.layers_.back().relu)
     fail(TVC_EINVALIDDATA, "the last integer network layer must be hidden (ReLU) in a trunk with digit heads");
-  if (!hidden_last && net.layers_.back().relu)
+  if (last == LastLayer::kLogits && net.layers_.back().relu)
     fail(TVC_EINVALIDDATA, "the last integer network layer must output logits");
   return net;
 }

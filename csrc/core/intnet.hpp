@@ -61,11 +61,14 @@ void run_1x1(const IntConv& L, const int32_t* in, int32_t* out);
 
 class IntNet {
  public:
+  // What the last layer must be: a logit layer (a whole context model), a
+  // hidden ReLU layer (the trunk of a CCM with digit heads, docs/ccm.md), or
+  // either (running a net on its own, as _native.int_net_forward does).
+  enum class LastLayer { kLogits, kHidden, kEither };
+
   // Parses the "TVCN" blob (docs/ccm.md, "Integer network blob"); throws
   // tvc::Error(TVC_EINVALIDDATA) on any malformed or out-of-limit field.
-  // hidden_last: the last layer must be a hidden (ReLU) layer instead of a
-  // logit layer, as the trunk of a CCM with digit heads (docs/ccm.md).
-  static IntNet parse(const uint8_t* data, std::size_t size, bool hidden_last = false);
+  static IntNet parse(const uint8_t* data, std::size_t size, LastLayer last = LastLayer::kLogits);
   std::vector<uint8_t> serialize() const;
 
   int in_channels() const { return layers_.front().cin; }

@@ -533,7 +533,8 @@ PYBIND11_MODULE(_native, m) {
   // ------------------------------------------------------------ context models
   m.def("int_net_forward", [](const py::buffer& blob, const py::array& planes_in) {
     BytesView v(blob);
-    const tvc::IntNet net = tvc::IntNet::parse(v.data(), v.size());
+    // Either last layer: a whole net (logits) or a CCM v2 trunk (hidden features).
+    const tvc::IntNet net = tvc::IntNet::parse(v.data(), v.size(), tvc::IntNet::LastLayer::kEither);
     auto planes = as_int_array<int32_t>(planes_in, "planes");
     if (planes.ndim() != 3 || planes.shape(0) != net.in_channels())
       fail(TVC_EINVAL, "planes must have shape (" + std::to_string(net.in_channels()) + ", height, width)");
@@ -544,7 +545,8 @@ PYBIND11_MODULE(_native, m) {
     net.run(planes.data(), h, w, o);
     return out;
   }, py::arg("blob"), py::arg("planes"),
-     "Runs an integer network blob (docs/ccm.md) on (channels, height, width) int32 planes.");
+     "Runs an integer network blob (docs/ccm.md; its last layer may output logits or hidden "
+     "features, as a CCM v2 trunk) on (channels, height, width) int32 planes.");
 
   m.attr("NUM_MASK_PATTERNS") = tvc::kNumMaskPatterns;
   m.def("mask_keep", [](int pattern, int t, int h, int w) {
