@@ -495,3 +495,11 @@ def test_training_with_v2_lowers_the_coded_size():
         loss.backward()
         opt.step()
     assert coder_bits() < 0.8 * before
+
+
+def test_v2_trunk_runs_bit_exact_in_cpp(v2_model):
+    parsed = parse_ccm_blob(v2_model.export_int(), LEVELS)
+    planes = np.random.default_rng(19).integers(-127, 128, (v2_model.config.context_channels, 6, 7)).astype(np.int32)
+    out = _native.int_net_forward(parsed.trunk, planes)
+    assert np.array_equal(out, int_forward_reference(parsed.trunk, planes))
+    assert out.shape[0] == (v2_model.config.hidden if v2_model.config.digit_heads else sum(LEVELS))
