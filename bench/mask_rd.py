@@ -31,15 +31,19 @@ latent frame before coding the next would pay (a bitstream change too).
 Distortion of a per-token arm is the real Decoder's output for a packet that carries the
 filled grid whole: exactly what a decoder that copies the dropped tokens shows.
 
-Every row is a JSON line (stdout, and appended to --out). Rows with "arm" compare a point
-with the ladder at equal rate (``*_ladder``: the ladder's quality there, PCHIP in log
-rate; null outside the ladder's rate range); rows with "bd_rate_*" give each arm's curve
-over the levels against the ladder (percent, negative = fewer bits at equal quality);
-rows with "check" compare the rate estimate with the real coder on the fixed patterns.
+Every row is a JSON line (stdout, and appended to --out), written as soon as its level is
+measured. Rows with "arm" are points (bytes, bpp, PSNR-Y, MS-SSIM-Y, dropped share of the
+maskable tokens); rows with "check" compare the rate estimate with the real coder on the
+fixed patterns; after each clip, rows with "bd_rate_*" give each arm's curve over the
+levels against the ladder (percent, negative = fewer bits at equal quality). ``--table``
+merges runs and adds to each point the ladder's quality at its rate (``*_ladder``, PCHIP
+in log rate, n/a outside the ladder's rates) and the difference (``d_*``).
 
-Usage (about 6 minutes on 2 cores):
-  python3 bench/mask_rd.py --clips bikes carphone --levels 0 1 2 3 --out mask_rd.jsonl
-  python3 bench/mask_rd.py --table mask_rd.jsonl     # markdown tables of a finished run
+Usage (carphone, 4 levels: 6 minutes on 2 free cores; bikes costs about 7x per level):
+  python3 bench/mask_rd.py --clips carphone --levels 0 1 2 3 --out mask_rd.jsonl
+  python3 bench/mask_rd.py --clips bikes --levels 0 1 2 --patterns 1 --fractions 0.25 0.5 \\
+      --no-auto --out mask_rd.jsonl
+  python3 bench/mask_rd.py --table mask_rd.jsonl     # markdown tables (several files merge)
 """
 
 from __future__ import annotations
@@ -258,7 +262,8 @@ def _point(source, num_bytes: float, decoded, **fields) -> Dict:
                 psnr_y=round(m.psnr_y, 3), ms_ssim_y=round(m.ms_ssim_y, 4))
 
 
-def measure_level(clip, model, quality: int, fractions: Sequence[float], gop: int, auto: bool) -> Tuple[List[Dict], List[Dict]]:
+def measure_level(clip, model, quality: int, fractions: Sequence[float], gop: int, auto: bool,
+                  patterns: Sequence[int] = (1, 2, 3)) -> Tuple[List[Dict], List[Dict]]:
     """Every arm at one quality level: (points, estimate checks)."""
     from tvc_ffmpeg._native import mask_keep
     from tvc_ffmpeg.bitstream import SUBSTREAM_DISCRETE
@@ -283,7 +288,7 @@ def measure_level(clip, model, quality: int, fractions: Sequence[float], gop: in
         return other_bytes + (token + side) / 8, token, side
 
     checks = []
-    for pattern in (1, 2, 3):
+    for pattern in patterns:
         coded = code_clip(clip, model, quality, pattern, gop)
         keeps = [mask_keep(pattern, *g.shape) for g in grids]
         dropped = sum(int((~k).sum()) for k in keeps) / maskable
@@ -347,6 +352,27 @@ def _cell(x, spec: str) -> str:
     return "n/a" if x is None else format(x, spec)
 
 
+def tabulate(rows: Iterable[Dict]) -> List[Dict]:
+    """The rows of one or more runs (several files may be concatenated) -> points with their
+    equal-rate deltas, each clip's BD-rate rows, and the estimate checks. A later row of the
+    same clip, level and arm (or check) replaces an earlier one; BD-rate rows in the input
+    are recomputed, not read."""
+    points: Dict[Tuple, Dict] = {}
+    checks: Dict[Tuple, Dict] = {}
+    for row in rows:
+        if "check" in row:
+            checks[(row["clip"], row["quality"], row["pattern"])] = row
+        elif "arm" in row and "bpp" in row:
+            points[(row["clip"], row["quality"], row["arm"])] = dict(row)
+    out, summary = [], []
+    for clip in dict.fromkeys(key[0] for key in points):
+        mine = sorted((p for key, p in points.items() if key[0] == clip), key=lambda p: p["quality"])
+        if any(p["arm"] == "ladder" for p in mine):
+            summary += compare_with_ladder(mine)
+        out += mine
+    return out + summary + list(checks.values())
+
+
 def markdown_tables(rows: List[Dict]) -> str:
     """The points (with their equal-rate deltas) and the BD-rates of a run, as markdown."""
     out = ["| clip | q | arm | dropped | bpp | PSNR-Y | MS-SSIM-Y | ΔPSNR-Y vs ladder | ΔMS-SSIM vs ladder |",
@@ -387,16 +413,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=2, help="CPU threads for the nets (default 2)")
     p.add_argument("--cache", default=None, help="data cache (default $TVC_CACHE or ./cache)")
     p.add_argument("--out", default=None, help="JSON lines file to append every row to")
-    p.add_argument("--table", metavar="JSONL", default=None,
-                   help="print markdown tables of an earlier run's rows and exit")
+    p.add_argument("--patterns", type=int, nargs="*", default=[1, 2, 3],
+                   help="fixed mask patterns to code for real (default 1 2 3; none: give the flag alone)")
+    p.add_argument("--table", metavar="JSONL", nargs="+", default=None,
+                   help="print markdown tables of earlier runs' rows (files are merged) and exit")
     return p
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.table is not None:
-        with open(args.table) as f:
-            print(markdown_tables([json.loads(line) for line in f if line.strip()]))
+        rows = []
+        for path in args.table:
+            with open(path) as f:
+                rows += [json.loads(line) for line in f if line.strip()]
+        print(markdown_tables(tabulate(rows)))
         return 0
     import torch
 
@@ -410,23 +441,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     model = model.with_runtime(args.backend or model.backend, args.threads)
     cache = CacheLayout.resolve(args.cache)
     out = open(args.out, "a") if args.out else None
+
+    def emit(rows: Iterable[Dict]) -> None:
+        for row in rows:
+            line = json.dumps(dict(row, model=model.model_id, backend=model.backend))
+            print(line, flush=True)
+            if out is not None:
+                out.write(line + "\n")
+                out.flush()
+
     try:
         for name in args.clips:
             clip = load_clip(name, 0, args.frames, cache)
-            points, checks = [], []
+            points = []
             for quality in args.levels:
                 start = time.perf_counter()
-                p, c = measure_level(clip, model, quality, args.fractions, args.gop, not args.no_auto)
+                p, c = measure_level(clip, model, quality, args.fractions, args.gop, not args.no_auto,
+                                     args.patterns)
                 points += p
-                checks += c
                 log.info("%s q%d: %d arms in %.0f s", name, quality, len(p), time.perf_counter() - start)
-            summary = compare_with_ladder(points)
-            for row in points + summary + checks:
-                line = json.dumps(dict(row, model=model.model_id, backend=model.backend))
-                print(line, flush=True)
-                if out is not None:
-                    out.write(line + "\n")
-                    out.flush()
+                # Each level's rows as soon as they exist: a long run stopped early keeps them.
+                emit(p + c)
+            emit(row for row in tabulate(points) if "bd_rate_psnr_y" in row)
     finally:
         if out is not None:
             out.close()

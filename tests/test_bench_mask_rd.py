@@ -140,10 +140,24 @@ def test_compare_with_ladder_at_equal_rate_and_bd_rate():
     assert "| c | pattern 1 | n/a % | n/a % |" in table
 
 
-def test_table_mode_reads_a_run(tmp_path, capsys):
+def test_tabulate_merges_runs_and_a_later_row_wins():
+    first = [_row("ladder", 0.001, 20.0, 0.70, 0), _row("ladder", 0.004, 22.0, 0.80, 2),
+             _row("per-token 50 %", 0.002, 20.0, 0.70, 1)]
+    again = [_row("per-token 50 %", 0.002, 21.5, 0.76, 1), dict(clip="c", arm="x", bd_rate_psnr_y=9.0),
+             dict(clip="c", quality=0, check="ccm estimate", pattern=2, real_bits=80, estimated_bits=81.0,
+                  error=0.0125)]
+    rows = bench.tabulate(first + again)
+    points = [r for r in rows if "bpp" in r]
+    assert [(p["quality"], p["arm"]) for p in points] == [(0, "ladder"), (1, "per-token 50 %"), (2, "ladder")]
+    assert points[1]["psnr_y"] == 21.5 and points[1]["d_psnr_y"] is not None
+    assert [r["arm"] for r in rows if "bd_rate_psnr_y" in r] == ["per-token 50 %"]  # "x" is not re-read
+    assert rows[-1]["check"] == "ccm estimate"
+
+
+def test_table_mode_reads_runs(tmp_path, capsys):
     path = tmp_path / "run.jsonl"
-    path.write_text(json.dumps(dict(_row("ladder", 0.001, 20.0, 0.7), d_psnr_y=None)) + "\n")
-    assert bench.main(["--table", str(path)]) == 0
+    path.write_text(json.dumps(_row("ladder", 0.001, 20.0, 0.7)) + "\n")
+    assert bench.main(["--table", str(path), str(path)]) == 0
     assert "| c | 0 | ladder | 0% | 0.0010 | 20.00 | 0.700 | n/a | n/a |" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         bench.main(["--help"])
