@@ -253,6 +253,13 @@ def test_model_with_ccm_codes_tokens_exactly(weights_file, tmp_path):
     bundle_weights(weights_file, path, ccm_blob=blob)
     model = CodecModel.from_file(path, backend="torch")
     assert model.ccm_blob == blob
+    from tvc_ffmpeg.models.bundle import read_bundle
+
+    renamed = tmp_path / "renamed.pt"
+    bundle_weights(path, renamed, model_id="tvc-renamed")  # everything kept, only the id changes
+    again = read_bundle(renamed)
+    assert (again.model_id, again.ccm_blob) == ("tvc-renamed", blob)
+    assert read_bundle(path).model_id != "tvc-renamed"
     info = VideoInfo(width=64, height=48)
     frames = clip(64, 48, 20, seed=9)
     enc, dec, packets, out = run_codec(model, frames, info)

@@ -149,6 +149,11 @@ def test_train_ccm_cli_rejects_bad_arguments(tmp_path):
         main(["ccm", "--run-dir", str(tmp_path / "r"), "--tokenizer", str(junk), "--steps", "0"])
     with pytest.raises(TrainArgumentError, match=r"--video-fraction must be in \[0, 1\]"):
         main(["ccm", "--run-dir", str(tmp_path / "r"), "--tokenizer", str(junk), "--video-fraction", "1.5"])
+    with pytest.raises(TrainArgumentError, match="--model-id names the file --bundle writes"):
+        main(["ccm", "--run-dir", str(tmp_path / "r"), "--tokenizer", str(junk), "--model-id", "tvc-x"])
+    with pytest.raises(TrainArgumentError, match="--model-id must be kebab-case"):
+        main(["ccm", "--run-dir", str(tmp_path / "r"), "--tokenizer", str(junk), "--bundle", str(tmp_path / "o.pt"),
+              "--model-id", "Bad_Id"])
     assert not (tmp_path / "r").exists()  # nothing written for a refused command
 
 

@@ -146,6 +146,8 @@ def _add_ccm_parser(sub) -> None:
     c.add_argument("--bundle", type=Path, default=None, metavar="OUT",
                    help="also write TOKENIZER plus the trained context model to OUT (shipped format; "
                         "TOKENIZER must be shipped-format) and print its sha256")
+    c.add_argument("--model-id", default=None,
+                   help="model id written into --bundle's file (kebab-case; default: TOKENIZER's id)")
 
 
 def _add_predictor_parser(sub) -> None:
@@ -245,6 +247,13 @@ def _add_continuous_parser(sub) -> argparse.ArgumentParser:
 _MODEL_ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
 
+def _check_model_id(args: argparse.Namespace) -> None:
+    if args.model_id is not None and args.bundle is None:
+        raise TrainArgumentError("--model-id names the file --bundle writes: give --bundle too")
+    if args.model_id is not None and not _MODEL_ID.fullmatch(args.model_id):
+        raise TrainArgumentError(f"--model-id must be kebab-case (a-z, 0-9, single dashes), got {args.model_id!r}")
+
+
 def _read_continuous_config(argv: Sequence[str]) -> Optional[Tuple[Path, dict]]:
     """The --config FILE of a 'continuous' command line, read as a JSON object (None without one)."""
     probe = argparse.ArgumentParser(add_help=False)
@@ -290,8 +299,7 @@ def _train_continuous(args: argparse.Namespace) -> int:
 
     if (args.bundle is None) != (args.model_id is None):
         raise TrainArgumentError("--bundle and --model-id go together")
-    if args.model_id is not None and not _MODEL_ID.fullmatch(args.model_id):
-        raise TrainArgumentError(f"--model-id must be kebab-case (a-z, 0-9, single dashes), got {args.model_id!r}")
+    _check_model_id(args)
     if args.width < 1:
         raise TrainArgumentError(f"--width must be positive, got {args.width}")
     where = _device(args)
@@ -363,6 +371,7 @@ def _train_ccm(args: argparse.Namespace) -> int:
     if min(args.steps, args.batch_size, args.hidden, args.pool_gops, args.val_every) < 1:
         raise TrainArgumentError("--steps, --batch-size, --hidden, --pool-gops and --val-every must be positive")
     _check_video_fraction(args.video_fraction)
+    _check_model_id(args)
     where = _device(args)
     tokenizer = _load_tokenizer(args.tokenizer)
     cfg = CcmTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
@@ -374,7 +383,7 @@ def _train_ccm(args: argparse.Namespace) -> int:
           f"histogram {result['histogram_bits_per_token']:.3f}, CCM {result['val_bits_per_token']:.3f}")
     if args.bundle is not None:
         blob = (args.run_dir / "ccm.tvcn").read_bytes()
-        print(f"{args.bundle}: sha256 {bundle_weights(args.tokenizer, args.bundle, ccm_blob=blob)}")
+        print(f"{args.bundle}: sha256 {bundle_weights(args.tokenizer, args.bundle, ccm_blob=blob, model_id=args.model_id)}")
     return 0
 
 

@@ -153,9 +153,10 @@ class CodecModel:
 
 
 def bundle_weights(weights: os.PathLike, out: os.PathLike, ccm_blob: Optional[bytes] = None,
-                   predictor: Optional[TokenPredictor] = None) -> str:
-    """Writes a weights file carrying the tokenizer of ``weights`` (a shipped-format file)
-    plus a CCM and/or a token predictor (float16, learned tensors only); returns its sha256."""
+                   predictor: Optional[TokenPredictor] = None, model_id: Optional[str] = None) -> str:
+    """Writes a weights file carrying everything in ``weights`` (a shipped-format file) with its
+    CCM and/or token predictor (float16, learned tensors only) replaced, under ``model_id`` if
+    given (else the id ``weights`` carries); returns its sha256."""
     blob = read_bundle(weights)
     if blob.form != "shipped":
         raise InvalidArgumentError(f"{weights}: not a shipped-format weights file (export it first)")
@@ -163,4 +164,6 @@ def bundle_weights(weights: os.PathLike, out: os.PathLike, ccm_blob: Optional[by
         blob = replace(blob, ccm_blob=ccm_blob)
     if predictor is not None:
         blob = replace(blob, predictor_config=predictor.config, predictor_state=half_state(predictor))
+    if model_id is not None:
+        blob = replace(blob, model_id=model_id)
     return write_bundle(blob, out)
