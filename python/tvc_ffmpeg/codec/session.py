@@ -204,7 +204,12 @@ class Encoder:
         pad_t = valid_length(t, g.temporal_factor) - t  # repeat the last frame (edge)
         rgb = np.pad(rgb, ((0, pad_t), (0, g.padded_h - height), (0, g.padded_w - width), (0, 0)),
                      mode="edge")
-        return rgb.transpose(3, 0, 1, 2)[None] * np.float32(2.0) - np.float32(1.0)
+        # One contiguous copy scaled in place: the nets take it as it is, where arithmetic on
+        # the transposed view made two more GoP-sized copies (runtime/base.check_video's too).
+        x = np.ascontiguousarray(rgb.transpose(3, 0, 1, 2), dtype=np.float32)[None]
+        x *= np.float32(2.0)
+        x -= np.float32(1.0)
+        return x
 
     def _continuous_payload(self, rgb: np.ndarray, tokens: np.ndarray, pattern: int, code: int) -> bytes:
         """The kind-2 payload of a GoP: its latent from the source and the token-only
@@ -242,6 +247,7 @@ class Encoder:
         else:
             extra = MAX_CORRECTION_BITS if self.settings.colour_correction else 0
             packet = code_within_budget(self._rate, len(frames), lambda q: self._code_gop(frames, source, q), extra)
+        del source  # a float copy of the whole GoP: not held through the correction's decode
         if self.settings.colour_correction:  # once, on the packet kept (codec/colour.py)
             size = len(packet.to_bytes())
             packet = self._correct_colour(packet, frames)
@@ -401,8 +407,10 @@ def decode_fused_pixels(model: CodecModel, grid: np.ndarray, latent: np.ndarray,
 
 def _cropped_rgb(y: np.ndarray, shape: Tuple[int, int, int]) -> np.ndarray:
     frames, height, width = shape
-    rgb = y[0, :, :frames, :height, :width].transpose(1, 2, 3, 0)
-    return (np.clip(rgb, -1, 1) + np.float32(1.0)) / np.float32(2.0)
+    rgb = np.clip(y[0, :, :frames, :height, :width].transpose(1, 2, 3, 0), -1, 1)
+    rgb += np.float32(1.0)  # in place: one GoP-sized copy beside the net's output, not three
+    rgb /= np.float32(2.0)
+    return rgb
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:

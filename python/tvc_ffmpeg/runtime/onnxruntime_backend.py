@@ -15,6 +15,11 @@ from .base import check_indices, check_video
 from .onnx_export import DECODER_INPUT, ENCODER_INPUT, cached_onnx
 
 INSTALL_HINT = "pip install onnxruntime (or onnxruntime-gpu for the CUDA execution provider)"
+# After every run, the CPU memory arena hands back the chunks the run no longer uses. Each
+# session has its own arena, which otherwise keeps its largest run resident for the life of
+# the process: an encoder that also decodes (colour correction, mask_pattern="auto") then
+# held both graphs' peaks at once (docs/runtime.md, "Memory", has the numbers).
+SHRINK_ARENA_AFTER_RUN = ("memory.enable_memory_arena_shrinkage", "cpu:0")
 
 
 def import_onnxruntime():
@@ -49,6 +54,8 @@ class OnnxRuntimeBackend:
         self.providers = list(providers) if providers is not None else default_providers(self._ort)
         self.threads = threads
         self._sessions: dict = {}
+        self._run_options = self._ort.RunOptions()
+        self._run_options.add_run_config_entry(*SHRINK_ARENA_AFTER_RUN)
 
     @classmethod
     def from_tokenizer(cls, tokenizer: CausalVideoTokenizer, *, cache_dir: Optional[os.PathLike] = None,
@@ -76,8 +83,11 @@ class OnnxRuntimeBackend:
     def _run(self, role: str, name: str, batch: np.ndarray) -> np.ndarray:
         session = self._session(role)
         try:
+            if len(batch) == 1:  # the output as ONNX Runtime made it: no GoP-sized copy
+                return session.run(None, {name: batch}, self._run_options)[0]
             # The graphs have a batch axis of 1; items of a batch run one after another.
-            return np.concatenate([session.run(None, {name: batch[i : i + 1]})[0] for i in range(len(batch))])
+            return np.concatenate([session.run(None, {name: batch[i : i + 1]}, self._run_options)[0]
+                                   for i in range(len(batch))])
         except Exception as exc:
             raise BackendError(f"ONNX Runtime failed in the {role}: {exc}") from exc
 
