@@ -94,56 +94,70 @@ def test_the_nets_input_is_contiguous_and_the_formula_bit_for_bit(model):
 # ---------------------------------------------------------------- ONNX Runtime
 
 
-@pytest.fixture(scope="module")
-def cast_backend(tmp_path_factory):
-    """An OnnxRuntimeBackend whose "decoder" is one Cast node (indices -> float video): the
-    runtime's plumbing without a tokenizer export."""
+def cast_backend(tmp_path):
+    """An OnnxRuntimeBackend whose graphs are one Cast node each (video -> indices, indices ->
+    video): the runtime's plumbing without a tokenizer export."""
     pytest.importorskip("onnxruntime")
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper
 
-    from tvc_ffmpeg.runtime.onnx_export import DECODER_INPUT, DECODER_OUTPUT
+    from tvc_ffmpeg.runtime.onnx_export import DECODER_INPUT, DECODER_OUTPUT, ENCODER_INPUT, ENCODER_OUTPUT
     from tvc_ffmpeg.runtime.onnxruntime_backend import OnnxRuntimeBackend
 
-    graph = helper.make_graph(
-        [helper.make_node("Cast", [DECODER_INPUT], [DECODER_OUTPUT], to=TensorProto.FLOAT)], "cast",
-        [helper.make_tensor_value_info(DECODER_INPUT, TensorProto.INT64, [None, None, None, None])],
-        [helper.make_tensor_value_info(DECODER_OUTPUT, TensorProto.FLOAT, [None, None, None, None])])
-    path = tmp_path_factory.mktemp("onnx") / "cast.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-    return OnnxRuntimeBackend(path, path, SMALL, providers=["CPUExecutionProvider"], threads=1)
+    def cast_graph(path, src, dst, src_type, dst_type, rank):
+        graph = helper.make_graph(
+            [helper.make_node("Cast", [src], [dst], to=dst_type)], "cast",
+            [helper.make_tensor_value_info(src, src_type, [None] * rank)],
+            [helper.make_tensor_value_info(dst, dst_type, [None] * rank)])
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+        return path
+
+    encoder = cast_graph(tmp_path / "enc.onnx", ENCODER_INPUT, ENCODER_OUTPUT, TensorProto.FLOAT,
+                         TensorProto.INT64, 5)
+    decoder = cast_graph(tmp_path / "dec.onnx", DECODER_INPUT, DECODER_OUTPUT, TensorProto.INT64,
+                         TensorProto.FLOAT, 4)
+    return OnnxRuntimeBackend(encoder, decoder, SMALL, providers=["CPUExecutionProvider"], threads=1)
 
 
-def spy_runs(backend, monkeypatch):
-    """Wraps the decoder session's run: returns the list of (run_options, output) it records."""
-    session = backend._session("decoder")
+def spy_runs(backend, role, monkeypatch):
+    """Wraps the ``role`` session's run: returns the list of (role, shrinks, output) it records."""
+    session = backend._session(role)
     run, calls = session.run, []
 
     def spied(names, feed, run_options=None):
         out = run(names, feed, run_options)
-        calls.append((run_options, out[0]))
+        shrinks = run_options is not None and \
+            run_options.get_run_config_entry("memory.enable_memory_arena_shrinkage") == "cpu:0"
+        calls.append((role, shrinks, out[0]))
         return out
 
     monkeypatch.setattr(session, "run", spied)
     return calls
 
 
-def test_every_run_hands_its_arena_chunks_back(cast_backend, monkeypatch):
-    # Without this each session's arena keeps its largest run resident for the process's life,
-    # and an encoder (encoder graph) that also decodes (decoder graph) holds both at once.
-    calls = spy_runs(cast_backend, monkeypatch)
-    cast_backend.decode(np.arange(12, dtype=np.int64).reshape(1, 1, 3, 4))
-    cast_backend.decode(np.zeros((2, 1, 3, 4), np.int64))
-    assert len(calls) == 3
-    for options, _ in calls:
-        assert options.get_run_config_entry("memory.enable_memory_arena_shrinkage") == "cpu:0"
+def test_runs_hand_their_arena_back_where_the_process_encodes(tmp_path, monkeypatch):
+    # Each session's arena keeps its largest run resident for the process's life, so an encoder
+    # that also decodes held both graphs' peaks at once. A decode-only process keeps its arena
+    # (handing it back costs every run page faults).
+    backend = cast_backend(tmp_path)
+    idx = np.arange(12, dtype=np.int64).reshape(1, 1, 3, 4)
+    decodes = spy_runs(backend, "decoder", monkeypatch)
+    backend.decode(idx)
+    assert [shrinks for _, shrinks, _ in decodes] == [False]
+    encodes = spy_runs(backend, "encoder", monkeypatch)
+    backend.encode(np.zeros((1, 3, 9, 16, 16), np.float32))
+    backend.decode(idx)
+    backend.decode(np.concatenate([idx, idx]))  # a batch of two: one run per item
+    assert [shrinks for _, shrinks, _ in encodes] == [True]
+    assert [shrinks for _, shrinks, _ in decodes] == [False, True, True, True]
 
 
-def test_a_batch_of_one_returns_the_runtimes_output_without_a_copy(cast_backend, monkeypatch):
-    calls = spy_runs(cast_backend, monkeypatch)
+def test_a_batch_of_one_returns_the_runtimes_output_without_a_copy(tmp_path, monkeypatch):
+    backend = cast_backend(tmp_path)
+    calls = spy_runs(backend, "decoder", monkeypatch)
     idx = np.arange(24, dtype=np.int64).reshape(1, 2, 3, 4)
-    out = cast_backend.decode(idx)
-    assert out is calls[0][1]
+    out = backend.decode(idx)
+    assert out is calls[0][2]
     assert np.array_equal(out, idx.astype(np.float32))
-    both = cast_backend.decode(np.stack([idx[0], idx[0] + 1]))  # larger batches: one run per item
+    both = backend.decode(np.stack([idx[0], idx[0] + 1]))  # larger batches: one run per item
     assert both.shape == (2, 2, 3, 4) and np.array_equal(both[1], idx[0] + 1)

@@ -15,10 +15,12 @@ from .base import check_indices, check_video
 from .onnx_export import DECODER_INPUT, ENCODER_INPUT, cached_onnx
 
 INSTALL_HINT = "pip install onnxruntime (or onnxruntime-gpu for the CUDA execution provider)"
-# After every run, the CPU memory arena hands back the chunks the run no longer uses. Each
-# session has its own arena, which otherwise keeps its largest run resident for the life of
-# the process: an encoder that also decodes (colour correction, mask_pattern="auto") then
-# held both graphs' peaks at once (docs/runtime.md, "Memory", has the numbers).
+# Each session has its own CPU memory arena, which keeps its largest run resident for the
+# life of the process. An encoder that also decodes (colour correction, mask_pattern="auto")
+# held both graphs' peaks at once. So every encoder run, and every decoder run in a process
+# that has run the encoder, hands back the chunks it no longer uses; a process that only
+# decodes keeps its arena, because handing it back costs each later run 10-15 % in page
+# faults (docs/codec.md, "Colour correction").
 SHRINK_ARENA_AFTER_RUN = ("memory.enable_memory_arena_shrinkage", "cpu:0")
 
 
@@ -83,10 +85,11 @@ class OnnxRuntimeBackend:
     def _run(self, role: str, name: str, batch: np.ndarray) -> np.ndarray:
         session = self._session(role)
         try:
+            options = self._run_options if "encoder" in self._sessions else None
             if len(batch) == 1:  # the output as ONNX Runtime made it: no GoP-sized copy
-                return session.run(None, {name: batch}, self._run_options)[0]
+                return session.run(None, {name: batch}, options)[0]
             # The graphs have a batch axis of 1; items of a batch run one after another.
-            return np.concatenate([session.run(None, {name: batch[i : i + 1]}, self._run_options)[0]
+            return np.concatenate([session.run(None, {name: batch[i : i + 1]}, options)[0]
                                    for i in range(len(batch))])
         except Exception as exc:
             raise BackendError(f"ONNX Runtime failed in the {role}: {exc}") from exc
