@@ -19,7 +19,7 @@ INSTALL_HINT = "pip install onnxruntime (or onnxruntime-gpu for the CUDA executi
 # life of the process. An encoder that also decodes (colour correction, mask_pattern="auto")
 # held both graphs' peaks at once. So every encoder run, and every decoder run in a process
 # that has run the encoder, hands back the chunks it no longer uses; a process that only
-# decodes keeps its arena, because handing it back costs each later run 10-15 % in page
+# decodes keeps its arena, because handing it back costs each later run 8-20 % in page
 # faults (docs/codec.md, "Colour correction").
 SHRINK_ARENA_AFTER_RUN = ("memory.enable_memory_arena_shrinkage", "cpu:0")
 
