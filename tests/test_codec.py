@@ -360,17 +360,94 @@ def test_encoder_refuses_unknown_quality_and_mask_pattern(model):
         EncoderSettings(mask_pattern=4)
 
 
-def test_auto_mask_drops_as_much_as_the_loss_bound_allows(model, monkeypatch):
+def _auto_rule(bits, losses, db_per_halving=1.5):
+    """mask_at_equal_rate on known rates and losses: (pattern, patterns whose loss was asked)."""
+    from tvc_ffmpeg.codec.session import mask_at_equal_rate
+
+    asked = []
+
+    def loss_of(pattern):
+        asked.append(pattern)
+        return losses[pattern]
+
+    return mask_at_equal_rate(bits, loss_of, db_per_halving), asked
+
+
+def test_auto_mask_rule_keeps_the_largest_margin_at_equal_rate():
+    # At 1.5 dB per halving, 1000 -> 250 bits allows 3.0 dB, -> 500 allows 1.5, -> 800 allows 0.48.
+    bits = [1000, 800, 500, 250]
+    # Pattern 3: margin 3.0 - 1.8 = 1.2; pattern 2 (allows 1.5 > 1.2, so decoded): 1.0;
+    # pattern 1 cannot reach 1.2 even without loss and is never decoded.
+    assert _auto_rule(bits, {1: 0.1, 2: 0.5, 3: 1.8}) == (3, [3, 2])
+    # Pattern 3 loses more than pattern 2 gains: 0.4 against 1.0.
+    assert _auto_rule(bits, {1: 0.1, 2: 0.5, 3: 2.6}) == (2, [3, 2])
+    # The old 0.5 dB rule took pattern 1 here; at equal rate none pays.
+    assert _auto_rule(bits, {1: 0.5, 2: 1.6, 3: 3.1}) == (0, [3, 2, 1])
+    # Pattern 3's margin (1.6) beats what pattern 2 could reach: pattern 2 is not decoded.
+    assert _auto_rule(bits, {1: 0.1, 2: 0.0, 3: 1.4}) == (3, [3])
+    # Pattern 3's margin 1.4 does not: pattern 2 (a negative loss counts as none) wins at 1.5.
+    assert _auto_rule(bits, {1: -5.0, 2: -1.0, 3: 1.6}) == (2, [3, 2])
+
+
+def test_auto_mask_rule_boundaries():
+    # 800 -> 400 bits is one halving: exactly the exchange rate is not a gain.
+    assert _auto_rule([800, 400, 1000, 800], {1: 1.5}) == (0, [1])
+    assert _auto_rule([800, 400, 1000, 800], {1: 1.49}) == (1, [1])
+    # A pattern that saves nothing (or costs bits) is never decoded; an exchange rate of 0
+    # never drops a token; a steeper one drops more.
+    assert _auto_rule([800, 900, 800, 1200], {}) == (0, [])
+    assert _auto_rule([1000, 800, 500, 250], {}, db_per_halving=0.0) == (0, [])
+    assert _auto_rule([1000, 800, 500, 250], {1: 0.5, 2: 1.6, 3: 3.1}, db_per_halving=3.0)[0] == 3
+    for bad in ([], [1000, 0, 500, 250], [-8, 800, 500, 250]):
+        with pytest.raises(tvc.InvalidArgumentError, match="positive bit counts"):
+            _auto_rule(bad, {})
+
+
+def test_auto_mask_prices_the_real_coder_and_decodes_what_the_decoder_fills(model, monkeypatch):
+    """The encoder gives the rule each pattern's real packet rate and the real loss of the
+    grid the decoder completes, and its packet is the fixed-pattern packet of its choice."""
     from tvc_ffmpeg.codec import session
 
     info = VideoInfo(width=64, height=64)
     frames = clip(64, 64, 17, seed=14)
-    monkeypatch.setattr(session, "AUTO_MASK_MAX_LOSS_DB", float("inf"))  # any loss is acceptable
+    # The untrained test tokenizer gives one token everywhere, which any mask predicts
+    # exactly; tokens that change from latent frame to latent frame make masks lose.
+    grid = np.random.default_rng(5).integers(0, 8 * 5 * 5 * 5, (3, 4, 4))
+    monkeypatch.setattr(Encoder, "_tokenize", lambda self, rgb: grid.copy())
+    seen = {}
+
+    def spy(bits, loss_of, db_per_halving):
+        seen.update(bits=list(bits), loss2=loss_of(2), slope=db_per_halving)
+        return 2
+
+    monkeypatch.setattr(session, "mask_at_equal_rate", spy)
+    enc, dec, packets, out = run_codec_masked(model, frames, info, "auto")
+    assert packets[0].mask_pattern == 2 and len(out) == 17
+    tokens = enc.tokens_of(frames)
+    coder = model.token_coder()
+    assert seen["slope"] == session.AUTO_MASK_DB_PER_HALVING == 1.5
+    assert seen["bits"] == [8 * (session.AUTO_MASK_PACKET_BYTES + len(coder.encode(tokens, p))) for p in range(4)]
+    assert seen["bits"][0] > seen["bits"][1] > seen["bits"][2] > seen["bits"][3]
+    shape = (17, 64, 64)
+    rgb = enc._source_rgb(frames)
+    full = session._psnr(rgb, session.decode_pixels(model, tokens, shape))
+    masked = session._psnr(rgb, session.decode_pixels(model, dec.complete(dec.tokens_of(packets[0])), shape))
+    assert seen["loss2"] == pytest.approx(full - masked, abs=1e-9) and seen["loss2"] != 0
+    fixed = run_codec_masked(model, frames, info, 2)[2]
+    assert packets[0].to_bytes() == fixed[0].to_bytes()
+
+
+def test_auto_mask_follows_the_exchange_rate(model, monkeypatch):
+    from tvc_ffmpeg.codec import session
+
+    info = VideoInfo(width=64, height=64)
+    frames = clip(64, 64, 17, seed=14)
+    monkeypatch.setattr(session, "AUTO_MASK_DB_PER_HALVING", 1e6)  # any loss is worth a saving
     enc, dec, packets, out = run_codec_masked(model, frames, info, "auto")
     assert packets[0].mask_pattern == 3 and len(out) == 17
     kept = dec.tokens_of(packets[0]) >= 0
     assert np.array_equal(kept, _native_mask_keep(3, kept.shape))
-    monkeypatch.setattr(session, "AUTO_MASK_MAX_LOSS_DB", -1.0)  # no loss is acceptable
+    monkeypatch.setattr(session, "AUTO_MASK_DB_PER_HALVING", 0.0)  # no saving is worth a loss
     assert run_codec_masked(model, frames, info, "auto")[2][0].mask_pattern == 0
     with pytest.raises(tvc.InvalidArgumentError, match="auto"):
         EncoderSettings(mask_pattern="sometimes")

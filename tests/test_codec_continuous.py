@@ -186,6 +186,42 @@ def test_masked_tokens_context_is_the_filled_grid(model):
     assert len(Decoder(enc.header, model=model).decode(GopPacket.from_bytes(packets[0].to_bytes()))) == 17
 
 
+@pytest.mark.parametrize("chosen", [0, 2])
+def test_auto_mask_counts_the_continuous_payload_in_every_candidates_rate(model, monkeypatch, chosen):
+    """At a continuous level the rate of each pattern is its packet, continuous payload
+    included; whichever pattern wins, the packet is that fixed pattern's packet (the
+    payload made while choosing is reused only for pattern 0, whose grid it was made on)."""
+    from tvc_ffmpeg.codec import session
+
+    info = VideoInfo(width=48, height=32)
+    frames = clip(48, 32, 17, seed=3)
+    seen, made = {}, []
+
+    def spy(bits, loss_of, db_per_halving):
+        seen["bits"] = list(bits)
+        return chosen
+
+    payload = Encoder._continuous_payload
+
+    def counted(self, rgb, tokens, pattern, code):
+        made.append(pattern)
+        return payload(self, rgb, tokens, pattern, code)
+
+    monkeypatch.setattr(Encoder, "_continuous_payload", counted)
+    rule = session.mask_at_equal_rate
+    monkeypatch.setattr(session, "mask_at_equal_rate", spy)
+    enc, packets = encode(model, frames, info, 5, gop=17, mask="auto")
+    assert made == ([0] if chosen == 0 else [0, chosen])  # the whole grid's payload, then the chosen one's
+    monkeypatch.setattr(session, "mask_at_equal_rate", rule)
+    fixed = {p: encode(model, frames, info, 5, gop=17, mask=p)[1][0] for p in (0, chosen)}
+    assert packets[0].mask_pattern == chosen and packets[0].continuous_step == 128
+    assert packets[0].to_bytes() == fixed[chosen].to_bytes()
+    continuous = len(fixed[0].substream(SUBSTREAM_CONTINUOUS))
+    tokens = enc.tokens_of(frames)
+    assert seen["bits"] == [8 * (session.AUTO_MASK_PACKET_BYTES + continuous + len(enc._coder.encode(tokens, p)))
+                            for p in range(4)]
+
+
 def test_context_planes_are_digits_and_the_step_plane(model):
     grid = np.array([[[0, 199], [124, 57]]] * 2, np.int64)  # (2, 2, 2): FSQ (8, 5, 5, 5)
     ctx = context_of(grid, SMALL.fsq_levels, 5, 2, 512)

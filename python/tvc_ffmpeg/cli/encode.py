@@ -12,7 +12,7 @@ from ..bitstream import TvcWriter
 from ..codec import Encoder
 from ..files import encode_into
 from .._native import NUM_MASK_PATTERNS
-from ..codec.session import AUTO_MASK_MAX_LOSS_DB
+from ..codec.session import AUTO_MASK_DB_PER_HALVING
 from ..models.registry import DEFAULT_QUALITY_SCALES
 from ..settings import AUTO_MASK, DEFAULT_GOP_LENGTH, DEFAULT_QUALITY, EncoderSettings
 from ..video import open_input
@@ -84,9 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
                            "is chosen to stay at or below it")
     p.add_argument("--mask-pattern", type=_mask_pattern, default=0, metavar="{0,1,2,3,auto}",
                    help="drop 0 (default), 25, 50 or 75 %% of the tokens after each GoP's first latent "
-                        "frame, which the decoder predicts; 'auto' decodes each GoP's candidates and "
-                        f"drops the most that cost at most {AUTO_MASK_MAX_LOSS_DB} dB (static scenes; "
-                        "encoding is slower). docs/codec.md has the measurements")
+                        "frame, which the decoder predicts; 'auto' prices and decodes each GoP's "
+                        "candidates and drops tokens only where that loses less than coding at a lower "
+                        f"quality level would for the same saving ({AUTO_MASK_DB_PER_HALVING} dB per "
+                        "halving of the bits; static scenes; encoding is slower). docs/codec.md has "
+                        "the measurements")
     p.add_argument("--no-colour-correction", dest="colour_correction", action="store_false",
                    help="do not send each GoP's mean Y/U/V offset (a few bytes per GoP that remove the "
                         "decoder's colour cast; docs/codec.md)")

@@ -10,8 +10,9 @@ tokenizer window, so a damaged packet costs exactly one GoP.
 from __future__ import annotations
 
 import logging
+import math
 from fractions import Fraction
-from typing import List, Optional, Tuple, Union
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -40,11 +41,51 @@ log = logging.getLogger(__name__)
 # model's: CodecModel.quality_scales, from its card in models/registry.py.
 PREDICTOR_STEPS = 2  # parallel prediction steps for dropped tokens
 
-# mask_pattern="auto": per GoP, the encoder decodes the candidates itself and drops
-# the most tokens whose decoded GoP stays within this many dB (PSNR of the coded
-# picture, RGB) of the GoP with every token sent. Static content passes at 75 %
-# dropped; moving content keeps every token (docs/codec.md has the measurements).
-AUTO_MASK_MAX_LOSS_DB = 0.5
+# mask_pattern="auto" (mask_at_equal_rate): per GoP the encoder prices each pattern by
+# the coder's real output and decodes the candidates itself, and keeps a pattern only if
+# its loss (PSNR of the coded picture, RGB, against the GoP with every token) is smaller
+# than what the quality ladder loses for the same saving: this many dB per halving of the
+# GoP's bits. tvc-s-v4's token-only levels lose 1.9-2.0 dB PSNR-Y per halving on carphone
+# (static camera) and 0.5-1.0 on bikes (panning) (README results table). Masks only work
+# where the previous latent frame's copy is right, on static content, whose ladder is the
+# steep one; 1.5 stays under carphone's slope so that content with a flatter ladder keeps
+# its tokens unless it loses little. Per GoP (q0-q3), carphone's pattern 3 passes for any
+# value above 1.3; bikes' best pattern would need 5.9 or more (docs/codec.md).
+AUTO_MASK_DB_PER_HALVING = 1.5
+# Bytes a GoP packet spends besides its substreams (framing, header fields, CRC, colour
+# correction: docs/bitstream.md): part of every candidate's rate, so that a mask's saving
+# is the packet's, not only the token substream's.
+AUTO_MASK_PACKET_BYTES = 24
+
+
+class _MaskChoice(NamedTuple):
+    """A GoP's mask pattern and the payloads made for it while choosing it: the discrete
+    substream, and the continuous one when already made (None: still to make)."""
+    pattern: int
+    discrete: bytes
+    continuous: Optional[bytes] = None
+
+
+def mask_at_equal_rate(bits: Sequence[int], loss_of: Callable[[int], float], db_per_halving: float) -> int:
+    """The mask pattern best at equal rate. ``bits[p]``: the GoP's rate with pattern p
+    (``bits[0]``: every token sent), all > 0; ``loss_of(p)``: the dB of PSNR pattern p
+    loses against pattern 0; ``db_per_halving``: the exchange rate (the encoder passes
+    AUTO_MASK_DB_PER_HALVING). Pattern p's margin is db_per_halving x log2(bits[0] /
+    bits[p]) (what the ladder would lose for that saving) less its loss (a negative loss
+    counts as 0: a mask does not add detail); the largest positive margin wins, else 0.
+    Candidates are tried in order of their possible margin, and one whose margin could not
+    beat the best so far even without loss is never decoded (``loss_of`` not called)."""
+    if not bits or min(bits) <= 0:
+        raise InvalidArgumentError(f"mask rates must be positive bit counts, got {list(bits)}")
+    allowance = {p: db_per_halving * math.log2(bits[0] / bits[p]) for p in range(1, len(bits))}
+    best, best_margin = 0, 0.0
+    for p in sorted(allowance, key=lambda p: (-allowance[p], p)):
+        if allowance[p] <= best_margin:
+            break  # neither this pattern nor any after it can win
+        margin = allowance[p] - max(loss_of(p), 0.0)
+        if margin > best_margin:
+            best, best_margin = p, margin
+    return best
 
 
 def _ceil_to(x: int, m: int) -> int:
@@ -229,15 +270,23 @@ class Encoder:
         ctx = context_of(grid, self.model.fsq_levels, frames, parts.config.temporal_factor, code)
         return self._continuous_coder.encode(values, ctx)
 
-    def _choose_mask(self, tokens: np.ndarray, rgb: np.ndarray) -> int:
-        """The highest mask pattern whose decoded GoP loses at most AUTO_MASK_MAX_LOSS_DB."""
+    def _choose_mask(self, tokens: np.ndarray, rgb: np.ndarray, code: int) -> _MaskChoice:
+        """mask_pattern="auto": the pattern best at equal rate (mask_at_equal_rate) for this
+        GoP, with the payloads already made for it. ``code``: the level's continuous step
+        code; at such levels the continuous payload of the whole grid is part of every
+        candidate's rate (token-only loss: a mask's effect on it is not measured)."""
+        discrete = [self._coder.encode(tokens, p) for p in range(NUM_MASK_PATTERNS)]
+        continuous = self._continuous_payload(rgb, tokens, 0, code) if code else b""
+        other_bits = 8 * (AUTO_MASK_PACKET_BYTES + len(continuous))
         full = _psnr(rgb, decode_pixels(self.model, tokens, rgb.shape[:3]))
-        for pattern in range(NUM_MASK_PATTERNS - 1, 0, -1):
+
+        def loss(pattern: int) -> float:
             keep = mask_keep(pattern, *tokens.shape)
             filled = fill_dropped(np.where(keep, tokens, -1), self.model.predictor, PREDICTOR_STEPS)
-            if full - _psnr(rgb, decode_pixels(self.model, filled, rgb.shape[:3])) <= AUTO_MASK_MAX_LOSS_DB:
-                return pattern
-        return 0
+            return full - _psnr(rgb, decode_pixels(self.model, filled, rgb.shape[:3]))
+
+        pattern = mask_at_equal_rate([other_bits + 8 * len(d) for d in discrete], loss, AUTO_MASK_DB_PER_HALVING)
+        return _MaskChoice(pattern, discrete[pattern], continuous if code and pattern == 0 else None)
 
     def _encode_gop(self) -> GopPacket:
         frames, self._pending = self._pending, []
@@ -271,11 +320,18 @@ class Encoder:
         width, height = coded_size(self.info, quality, self.model)
         rgb = resize_rgb(source, height, width)
         tokens = self._tokenize(rgb)
-        pattern = self._choose_mask(tokens, rgb) if self.mask_pattern == AUTO_MASK else self.mask_pattern
         code = self.model.step_code(quality)
-        substreams = [(SUBSTREAM_DISCRETE, self._coder.encode(tokens, pattern))]
+        if self.mask_pattern == AUTO_MASK:
+            chosen = self._choose_mask(tokens, rgb, code)
+        else:
+            chosen = _MaskChoice(self.mask_pattern, self._coder.encode(tokens, self.mask_pattern))
+        pattern = chosen.pattern
+        substreams = [(SUBSTREAM_DISCRETE, chosen.discrete)]
         if code:
-            substreams.append((SUBSTREAM_CONTINUOUS, self._continuous_payload(rgb, tokens, pattern, code)))
+            continuous = chosen.continuous
+            if continuous is None:
+                continuous = self._continuous_payload(rgb, tokens, pattern, code)
+            substreams.append((SUBSTREAM_CONTINUOUS, continuous))
         return GopPacket(
             gop_index=self._gop_index, frame_count=len(frames), first_pts=frames[0].pts,
             quality=quality, mask_pattern=pattern, continuous_step=code,
