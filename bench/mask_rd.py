@@ -44,6 +44,7 @@ Usage (carphone, 4 levels: 6 minutes on 2 free cores; bikes costs about 7x per l
   python3 bench/mask_rd.py --clips bikes --levels 0 1 2 --patterns 1 --fractions 0.25 0.5 \\
       --no-auto --out mask_rd.jsonl
   python3 bench/mask_rd.py --table mask_rd.jsonl     # markdown tables (several files merge)
+  python3 bench/mask_rd.py --clips carphone --patterns --no-per-token  # the ladder and auto only
 """
 
 from __future__ import annotations
@@ -263,7 +264,7 @@ def _point(source, num_bytes: float, decoded, **fields) -> Dict:
 
 
 def measure_level(clip, model, quality: int, fractions: Sequence[float], gop: int, auto: bool,
-                  patterns: Sequence[int] = (1, 2, 3)) -> Tuple[List[Dict], List[Dict]]:
+                  patterns: Sequence[int] = (1, 2, 3), per_token: bool = True) -> Tuple[List[Dict], List[Dict]]:
     """Every arm at one quality level: (points, estimate checks)."""
     from tvc_ffmpeg._native import mask_keep
     from tvc_ffmpeg.bitstream import SUBSTREAM_DISCRETE
@@ -304,7 +305,7 @@ def measure_level(clip, model, quality: int, fractions: Sequence[float], gop: in
         coded = code_clip(clip, model, quality, "auto", gop)
         used = [p.mask_pattern for p in coded.packets]
         points.append(_point(clip, coded.num_bytes, coded.decoded, arm="auto", patterns=used, **base))
-    for fraction in (None, *fractions):
+    for fraction in (None, *fractions) if per_token else ():
         name = "equal" if fraction is None else f"{round(100 * fraction)} %"
         keeps = [ranked_keep(g, model.fsq_levels, fraction) for g in grids]
         packets = [dataclasses.replace(p, substreams=((SUBSTREAM_DISCRETE,
@@ -409,6 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fractions", type=float, nargs="+", default=list(DEFAULT_FRACTIONS),
                    help="per-token drop fractions of each latent frame after the first (default 0.1 0.25 0.5)")
     p.add_argument("--no-auto", action="store_true", help="skip the --mask-pattern auto arm")
+    p.add_argument("--no-per-token", action="store_true",
+                   help="skip the per-token arms (with --patterns alone: the ladder and auto only)")
     p.add_argument("--backend", default=None, help="runtime of the nets (default: the model's default)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for the nets (default 2)")
     p.add_argument("--cache", default=None, help="data cache (default $TVC_CACHE or ./cache)")
@@ -457,7 +460,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             for quality in args.levels:
                 start = time.perf_counter()
                 p, c = measure_level(clip, model, quality, args.fractions, args.gop, not args.no_auto,
-                                     args.patterns)
+                                     args.patterns, not args.no_per_token)
                 points += p
                 log.info("%s q%d: %d arms in %.0f s", name, quality, len(p), time.perf_counter() - start)
                 # Each level's rows as soon as they exist: a long run stopped early keeps them.

@@ -161,3 +161,9 @@ def test_table_mode_reads_runs(tmp_path, capsys):
     assert "| c | 0 | ladder | 0% | 0.0010 | 20.00 | 0.700 | n/a | n/a |" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         bench.main(["--help"])
+
+
+def test_ladder_and_auto_only_arguments():
+    args = bench.build_parser().parse_args(["--clips", "carphone", "--patterns", "--no-per-token"])
+    assert args.patterns == [] and args.no_per_token and not args.no_auto
+    assert not bench.build_parser().parse_args([]).no_per_token

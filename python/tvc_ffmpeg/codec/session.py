@@ -49,8 +49,8 @@ PREDICTOR_STEPS = 2  # parallel prediction steps for dropped tokens
 # (static camera) and 0.5-1.0 on bikes (panning) (README results table). Masks only work
 # where the previous latent frame's copy is right, on static content, whose ladder is the
 # steep one; 1.5 stays under carphone's slope so that content with a flatter ladder keeps
-# its tokens unless it loses little. Per GoP (q0-q3), carphone's pattern 3 passes for any
-# value above 1.3; bikes' best pattern would need 5.9 or more (docs/codec.md).
+# its tokens unless it loses little. Per GoP, carphone's pattern 3 passes at q0-q3 for any
+# value above 1.26; bikes' patterns at q0-q2 would need 5.5 or more (docs/codec.md).
 AUTO_MASK_DB_PER_HALVING = 1.5
 # Bytes a GoP packet spends besides its substreams (framing, header fields, CRC, colour
 # correction: docs/bitstream.md): part of every candidate's rate, so that a mask's saving
