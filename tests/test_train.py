@@ -53,6 +53,9 @@ def test_train_writes_run_files_and_resumes(cache, tmp_path):
     train_tokenizer(run, TINY, replace(CFG, steps=7), cache, progress=False)
     assert _steps(run / "train.csv") == [1, 2, 3, 4, 5, 6, 7]
 
+    # How a session runs (threads, cadence) is not what is learned: a resume may change it.
+    train_tokenizer(run, TINY, replace(CFG, steps=7, threads=2, val_every=5, checkpoint_minutes=1.0),
+                    cache, progress=False)
     with pytest.raises(RunMismatchError):
         train_tokenizer(run, replace(TINY, fsq_levels=(4, 4)), replace(CFG, steps=8), cache, progress=False)
     with pytest.raises(RunMismatchError):

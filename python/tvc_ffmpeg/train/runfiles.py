@@ -63,10 +63,16 @@ def cosine_lr(step: int, cfg) -> float:
     return cfg.lr * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
-def check_or_write_config(run_dir: Path, current: dict, free_train_keys: Iterable[str] = ("steps",)) -> None:
+# Train settings a resumed run may change: the step budget and how a session runs (threads,
+# logging, validation and checkpoint cadence), none of which changes what is learned.
+RESUMABLE_TRAIN_KEYS = ("steps", "threads", "log_every", "val_every", "checkpoint_minutes")
+
+
+def check_or_write_config(run_dir: Path, current: dict,
+                          free_train_keys: Iterable[str] = RESUMABLE_TRAIN_KEYS) -> None:
     """Write ``current`` ({section: dict}) as run_dir/config.json, or, when the run exists,
     refuse with RunMismatchError unless every section matches the stored one. In the
-    ``train`` section the ``free_train_keys`` (the step budget) may change on a resume."""
+    ``train`` section the ``free_train_keys`` may change on a resume."""
     path = run_dir / "config.json"
     current = json.loads(json.dumps(current))  # tuples -> lists, as stored
     if path.exists():
