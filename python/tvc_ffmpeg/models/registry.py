@@ -29,7 +29,10 @@ TVC_S_V3 = "tvc-s-v3"
 # tvc-s-v4: tvc-s-v3's tokenizer and context model, unchanged, plus the continuous stream
 # (docs/models.md, "Model card: tvc-s-v4"): its token-only levels code the same tokens.
 TVC_S_V4 = "tvc-s-v4"
-DEFAULT_MODEL_ID = TVC_S_V4
+# tvc-s-v5: tvc-s-v4 with a context model v2 (digit heads, wider trunk; docs/ccm.md): the
+# same tokens, continuous stream and pictures, fewer bits for the tokens.
+TVC_S_V5 = "tvc-s-v5"
+DEFAULT_MODEL_ID = TVC_S_V5
 
 
 
@@ -134,6 +137,16 @@ REGISTRY: Dict[str, ModelEntry] = {
         # rate and quality on both clips. Levels 0-3 are tvc-s-v3's; 4 and 5 add the continuous
         # stream to the 3/2 picture at steps 3 and 1.5. (3/4 and 1 with the stream are better
         # per bit on bikes but below the token-only 1 and 3/2 levels on carphone.)
+        levels=DEFAULT_LEVELS + (QualityLevel(Fraction(3, 2), 768), QualityLevel(Fraction(3, 2), 384)),
+    ),
+    TVC_S_V5: ModelEntry(
+        model_id=TVC_S_V5,
+        config=TokenizerConfig(fsq_levels=(8, 5, 5, 5)),
+        weights_file=f"{TVC_S_V5}.pt",
+        # tvc-s-v4.pt with the CCM of runs/ccm-s-v5-h96 (tvc train ccm --digit-heads, hidden 96)
+        sha256="bc1ef4509d23d183dae617f7f27d69b4ecf0952d861d93b07e89fff1467e2ae6",
+        components=("tokenizer", "ccm", "continuous"),
+        # tvc-s-v4's ladder: the tokens and pictures are the same, only their code is shorter.
         levels=DEFAULT_LEVELS + (QualityLevel(Fraction(3, 2), 768), QualityLevel(Fraction(3, 2), 384)),
     ),
 }
