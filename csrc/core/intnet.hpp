@@ -76,12 +76,32 @@ class IntNet {
   const std::vector<IntConv>& layers() const { return layers_; }
 
   // in: in_channels x h x w (values must be within [-127, 127]);
-  // out: out_channels x h x w. scratch buffers are reused across calls.
-  void run(const int32_t* in, int h, int w, int32_t* out) const;
+  // out: out_channels x h x w. With `need` (h x w flags), only the outputs at
+  // flagged positions are computed (and only the inputs those reach through
+  // the kernels); the others are written as 0. Scratch buffers are reused
+  // across calls, so one IntNet must not run on two threads at once.
+  void run(const int32_t* in, int h, int w, int32_t* out, const uint8_t* need = nullptr) const;
+
+  // A layer's weights laid out for the dot-product kernel (intnet.cpp):
+  // activations are kept as int16 in a zero-bordered (h+2) x (w+2) grid with
+  // `cpad_in` channels per position (channels rounded up to 8), so a 3x3
+  // layer's input for one output is three contiguous runs of 3 * cpad_in
+  // values (one per kernel row). `weight` is cout_pad x (segments * seg_len),
+  // zero in the padding channels and rows; the sum is the same integers as
+  // IntConv's, added in another order (exact: every partial sum < 2^26).
+  struct Packed {
+    int cpad_in = 0, cpad_out = 0, cout_pad = 0, segments = 1, seg_len = 0;
+    std::vector<int16_t> weight;
+  };
 
  private:
+  void pack();
+
   std::vector<IntConv> layers_;
-  mutable std::vector<int32_t> buf_a_, buf_b_;
+  std::vector<Packed> packed_;
+  mutable std::vector<int16_t> act_a_, act_b_;
+  mutable std::vector<uint8_t> mask_;
+  mutable std::vector<std::vector<int>> positions_;  // per layer: interior positions to compute
 };
 
 }  // namespace tvc
