@@ -195,11 +195,16 @@ void CheckerboardCoder::run_passes(const int32_t* digits, int t, int h, int w, i
   std::vector<int32_t> trunk_out(plane * static_cast<std::size_t>(features));
   // Head d's input is a prefix of one vector: [features; one-hot of digit 0; ...; digit D-2].
   std::vector<int32_t> head_in(heads_.empty() ? 0 : static_cast<std::size_t>(features + offsets_.back()));
+  // The trunk only computes what this pass codes (and what that reaches).
+  std::vector<uint8_t> coded(plane);
   int32_t row[kMaxLevels];
   for (int f = 0; f < t; ++f) {
     for (int pass = 0; pass < 2; ++pass) {
       context(digits, f, pass, h, w, pattern, ctx.data());
-      net_.run(ctx.data(), h, w, trunk_out.data());
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x)
+          coded[static_cast<std::size_t>(y) * w + x] = ((y + x + pass) & 1) == 0 && token_kept(pattern, f, y, x);
+      net_.run(ctx.data(), h, w, trunk_out.data(), coded.data());
       for (int y = 0; y < h; ++y)
         for (int x = ((y + pass) & 1); x < w; x += 2) {
           if (!token_kept(pattern, f, y, x)) continue;
