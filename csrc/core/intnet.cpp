@@ -4,7 +4,7 @@
 #include <cstring>
 #include <string>
 
-#if defined(__SSE2__)
+#if defined(__SSE2__) && !defined(TVC_INTNET_PORTABLE)
 #include <emmintrin.h>
 #endif
 
@@ -27,7 +27,8 @@ int round_up(int v, int m) { return (v + m - 1) / m * m; }
 // acc[j][q] = sum over the segments of dot(weight row j, input run of position q)
 // for kOutBlock weight rows (stride `row`) and two positions (x0, x1). Sums of
 // int8 x int8 products in int32: exact in any order (|partial sum| < 2^26).
-#if defined(__SSE2__)
+// TVC_INTNET_PORTABLE selects the portable loop on x86 too (to test it).
+#if defined(__SSE2__) && !defined(TVC_INTNET_PORTABLE)
 inline int32_t horizontal_sum(__m128i v) {
   v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4E));
   v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xB1));
