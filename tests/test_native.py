@@ -1,8 +1,9 @@
 """Builds and runs the C++ side from the normal test command: the native unit
-tests, the fuzz-corpus replay, both also under ASan + UBSan, and the public C
-header compiled on its own as C99."""
+tests (also on the integer nets' portable kernel), the fuzz-corpus replay, both
+also under ASan + UBSan, and the public C header compiled on its own as C99."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -49,10 +50,30 @@ def _run(exe: Path, *args: str) -> str:
     return proc.stdout
 
 
+# tvc_native_tests_portable: the same tests with the integer nets' portable
+# dot-product loop (TVC_INTNET_PORTABLE) in place of the SSE2 kernel.
 @pytest.mark.parametrize("build", ["plain_build", "sanitizer_build"])
-def test_native_unit_tests(build, request):
-    out = _run(request.getfixturevalue(build) / "tvc_native_tests")
+@pytest.mark.parametrize("exe", ["tvc_native_tests", "tvc_native_tests_portable"])
+def test_native_unit_tests(build, exe, request):
+    out = _run(request.getfixturevalue(build) / exe)
     assert "native tests passed" in out
+
+
+def _intnet_digest(out: str) -> str:
+    match = re.search(r"^intnet kernel digest ([0-9a-f]{8}) over (\d+) runs", out, re.M)
+    assert match, out[-2000:]
+    assert int(match.group(2)) > 1000
+    return match.group(1)
+
+
+def test_intnet_kernels_agree(plain_build, sanitizer_build):
+    """Both dot-product kernels, in both builds, give the same bits on every
+    output of the native tests' random nets (each is also checked against the
+    spec loop inside the test program)."""
+    digests = {(build.name, exe): _intnet_digest(_run(build / exe))
+               for build in (plain_build, sanitizer_build)
+               for exe in ("tvc_native_tests", "tvc_native_tests_portable")}
+    assert len(set(digests.values())) == 1, digests
 
 
 @pytest.mark.parametrize("build", ["plain_build", "sanitizer_build"])

@@ -1,6 +1,8 @@
 // Native unit tests for the C++ core, run by tests/test_native.py (also in the
 // ASan + UBSan build). Each CHECK that fails prints its line and the test
 // program exits non-zero.
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -475,6 +477,223 @@ void test_ccm_v2_round_trip() {
   CHECK(at(4, 0, 0) == 127 && at(9, 0, 0) == 0 && at(5, 0, 1) == 0 && at(14, 0, 0) == 0);
 }
 
+// ---------------------------------------------------------------- IntNet kernels
+// IntNet::run packs activations as int16, adds the products in blocks (SSE2
+// or the portable loop, TVC_INTNET_PORTABLE) and, with a `need` mask, computes
+// only what the flagged outputs reach. Random nets at the limits of the blob
+// format are checked against a naive int64 loop written from the spec in
+// intnet.hpp, and masked runs against unmasked ones. The same tests run in a
+// build with TVC_INTNET_PORTABLE (tvc_native_tests_portable); both print a
+// digest of every output, which tests/test_native.py compares.
+
+// The spec's rescale, written out again rather than calling tvc::requantize.
+int32_t spec_requantize(int64_t acc, int32_t mult, int shift, bool relu) {
+  const int64_t v = (acc * mult + (int64_t{1} << (shift - 1))) >> shift;
+  const int64_t lo = relu ? 0 : -(int64_t{1} << 20), hi = relu ? 127 : (int64_t{1} << 20);
+  return static_cast<int32_t>(std::min(hi, std::max(lo, v)));
+}
+
+// Naive forward pass: channel-major planes, zero outside the grid. Also checks
+// the header's promise that the accumulator fits int32.
+std::vector<int32_t> spec_forward(const tvc::IntNet& net, const std::vector<int32_t>& in, int h, int w) {
+  std::vector<int32_t> cur = in;
+  const std::size_t plane = static_cast<std::size_t>(h) * static_cast<std::size_t>(w);
+  for (const tvc::IntConv& L : net.layers()) {
+    std::vector<int32_t> next(plane * static_cast<std::size_t>(L.cout));
+    const int r = L.kernel / 2;
+    for (int o = 0; o < L.cout; ++o)
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) {
+          int64_t acc = L.bias[static_cast<std::size_t>(o)];
+          for (int i = 0; i < L.cin; ++i)
+            for (int dy = 0; dy < L.kernel; ++dy)
+              for (int dx = 0; dx < L.kernel; ++dx) {
+                const int yy = y + dy - r, xx = x + dx - r;
+                if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+                acc += int64_t{L.weight[((static_cast<std::size_t>(o) * L.cin + i) * L.kernel + dy) * L.kernel + dx]} *
+                       cur[static_cast<std::size_t>(i) * plane + static_cast<std::size_t>(yy) * w + xx];
+              }
+          CHECK(acc >= INT32_MIN && acc <= INT32_MAX);
+          next[static_cast<std::size_t>(o) * plane + static_cast<std::size_t>(y) * w + x] =
+              spec_requantize(acc, L.mult[static_cast<std::size_t>(o)], L.shift[static_cast<std::size_t>(o)], L.relu);
+        }
+    cur = std::move(next);
+  }
+  return cur;
+}
+
+struct LayerShape {
+  int cin, cout, kernel;
+  bool relu;
+};
+
+// One layer's parameters in blob order, mixing ordinary values with the
+// extremes the format allows. Most output channels get a multiplier and shift
+// scaled to the fan-in (so outputs spread over the clamp range instead of all
+// sitting at a bound); the rest get extreme ones (mult 0, 1 or 2^31 - 1,
+// shift 1 or 62, bias +-2^30).
+void put_kernel_test_params(std::mt19937& rng, std::vector<uint8_t>& blob, const LayerShape& s) {
+  const int n = s.cout * s.cin * s.kernel * s.kernel;
+  const int style = static_cast<int>(rng() % 4);
+  const int sign = rng() % 2 ? 127 : -127;
+  for (int i = 0; i < n; ++i) {
+    int v = static_cast<int>(rng() % 255) - 127;                   // 0: uniform
+    if (style == 1) v = rng() % 2 ? 127 : -127;                    // 1: every weight at +-127
+    if (style == 2) v = sign;                                      // 2: all one extreme (largest sums)
+    if (style == 3 && rng() % 8 != 0) v = 0;                       // 3: sparse
+    blob.push_back(static_cast<uint8_t>(static_cast<int8_t>(v)));
+  }
+  const double fan_in = s.cin * s.kernel * s.kernel;
+  const double typical = 127.0 * 64.0 * std::sqrt(fan_in);  // rms weight ~73, input ~64
+  std::vector<int32_t> bias(static_cast<std::size_t>(s.cout)), mult(bias.size());
+  std::vector<uint8_t> shift(bias.size());
+  for (std::size_t o = 0; o < bias.size(); ++o) {
+    if (rng() % 4 != 0) {
+      bias[o] = static_cast<int32_t>(rng() % static_cast<uint32_t>(2 * typical + 1)) - static_cast<int32_t>(typical);
+      shift[o] = 30;
+      const double target = s.relu ? 64.0 : 4096.0;  // output scale: mid-range ReLU, or logits of some nats
+      mult[o] = static_cast<int32_t>(target / typical * (1 << 30) * (0.5 + static_cast<double>(rng() % 1000) / 666.0));
+    } else {
+      const int32_t extreme_bias[] = {1 << 30, -(1 << 30), 0, static_cast<int32_t>(rng() % 2001) - 1000};
+      const int32_t extreme_mult[] = {0, 1, INT32_MAX, static_cast<int32_t>(rng() >> 1)};
+      const uint8_t extreme_shift[] = {1, 62, static_cast<uint8_t>(1 + rng() % 62)};
+      bias[o] = extreme_bias[rng() % 4];
+      mult[o] = extreme_mult[rng() % 4];
+      shift[o] = extreme_shift[rng() % 3];
+    }
+  }
+  for (int32_t v : bias) put32(blob, static_cast<uint32_t>(v));
+  for (int32_t v : mult) put32(blob, static_cast<uint32_t>(v));
+  for (uint8_t v : shift) blob.push_back(v);
+}
+
+tvc::IntNet kernel_test_net(std::mt19937& rng, const std::vector<LayerShape>& shapes) {
+  std::vector<uint8_t> blob = {'T', 'V', 'C', 'N', 1, 0};
+  put16(blob, static_cast<uint32_t>(shapes.size()));
+  for (const LayerShape& s : shapes) {
+    put16(blob, static_cast<uint32_t>(s.cin));
+    put16(blob, static_cast<uint32_t>(s.cout));
+    blob.push_back(static_cast<uint8_t>(s.kernel));
+    blob.push_back(s.relu ? 1 : 0);
+    put_kernel_test_params(rng, blob, s);
+  }
+  tvc::IntNet net = tvc::IntNet::parse(blob.data(), blob.size(), tvc::IntNet::LastLayer::kEither);
+  CHECK(net.serialize() == blob);
+  return net;
+}
+
+// Random shapes: 1-4 layers, 1x1 or 3x3, channel counts around the kernel's
+// blocks of 4 outputs and 8 int16 lanes, a hidden or a logit last layer.
+std::vector<LayerShape> random_shapes(std::mt19937& rng) {
+  const int widths[] = {1, 2, 3, 4, 5, 7, 8, 9, 12, 13, 16, 17, 24, 31, 33};
+  const int layers = 1 + static_cast<int>(rng() % 4);
+  std::vector<LayerShape> shapes;
+  int cin = widths[rng() % 15];
+  for (int l = 0; l < layers; ++l) {
+    const int cout = widths[rng() % 15];
+    const bool last = l + 1 == layers;
+    shapes.push_back({cin, cout, rng() % 2 ? 3 : 1, last ? rng() % 3 == 0 : true});
+    cin = cout;
+  }
+  return shapes;
+}
+
+// Need masks of several kinds for an h x w grid (empty vector: no mask).
+std::vector<std::vector<uint8_t>> need_masks(std::mt19937& rng, int h, int w) {
+  const std::size_t plane = static_cast<std::size_t>(h) * static_cast<std::size_t>(w);
+  std::vector<std::vector<uint8_t>> masks = {{}, std::vector<uint8_t>(plane, 0), std::vector<uint8_t>(plane, 1)};
+  for (int pass = 0; pass < 2; ++pass) {  // the CCM coder's checkerboard passes
+    std::vector<uint8_t> m(plane);
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) m[static_cast<std::size_t>(y) * w + x] = ((y + x + pass) & 1) == 0;
+    masks.push_back(m);
+  }
+  for (uint32_t per_mille : {30u, 300u, 800u}) {
+    std::vector<uint8_t> m(plane);
+    for (auto& v : m) v = rng() % 1000 < per_mille ? static_cast<uint8_t>(1 + rng() % 255) : uint8_t{0};  // any non-zero byte counts
+    masks.push_back(m);
+  }
+  std::vector<uint8_t> one(plane, 0);
+  one[rng() % plane] = 1;
+  masks.push_back(one);
+  return masks;
+}
+
+struct KernelRunStats {
+  uint32_t digest = 0;
+  std::size_t runs = 0, outputs = 0, inside_clamp = 0;
+};
+
+// Runs one net on one input under every need mask: the unmasked output must
+// equal the spec; a masked one must equal it where flagged and be 0 elsewhere
+// (out starts as garbage, so "0" is written, not left over).
+void check_net_on_grid(const tvc::IntNet& net, std::mt19937& rng, int h, int w, bool extreme_input, KernelRunStats& st) {
+  const std::size_t plane = static_cast<std::size_t>(h) * static_cast<std::size_t>(w);
+  std::vector<int32_t> in(plane * static_cast<std::size_t>(net.in_channels()));
+  for (auto& v : in) v = extreme_input ? (rng() % 2 ? 127 : -127) : static_cast<int32_t>(rng() % 255) - 127;
+  const std::vector<int32_t> expect = spec_forward(net, in, h, w);
+  const bool logits = !net.layers().back().relu;
+  for (int32_t v : expect) st.inside_clamp += logits ? (v > -(1 << 20) && v < (1 << 20)) : (v > 0 && v < 127);
+  st.outputs += expect.size();
+  for (const auto& need : need_masks(rng, h, w)) {
+    std::vector<int32_t> out(expect.size(), 0x5A5A5A5A);
+    net.run(in.data(), h, w, out.data(), need.empty() ? nullptr : need.data());
+    bool ok = true;
+    for (std::size_t k = 0; k < out.size(); ++k) {
+      const bool needed = need.empty() || need[k % plane] != 0;
+      ok &= out[k] == (needed ? expect[k] : 0);
+    }
+    if (!ok)
+      std::fprintf(stderr, "IntNet mismatch: %dx%d grid, %zu layers, %s mask\n", h, w, net.layers().size(),
+                   need.empty() ? "no" : "a");
+    CHECK(ok);
+    st.digest = tvc::crc32(reinterpret_cast<const uint8_t*>(out.data()), out.size() * sizeof(int32_t), st.digest);
+    ++st.runs;
+  }
+}
+
+void test_intnet_kernels() {
+  std::mt19937 rng(77);
+  KernelRunStats st;
+  const int grids[][2] = {{1, 1}, {1, 2}, {1, 7}, {2, 1}, {2, 3}, {3, 3}, {5, 4}, {4, 16}, {7, 2}, {9, 23}};
+  // Random nets, each on a few grids (one IntNet reused across sizes, so
+  // scratch buffers left from a larger grid must not leak into a smaller one).
+  for (int n = 0; n < 60; ++n) {
+    const tvc::IntNet net = kernel_test_net(rng, random_shapes(rng));
+    for (int g = 0; g < 3; ++g) {
+      const auto& hw = grids[rng() % 10];
+      check_net_on_grid(net, rng, hw[0], hw[1], n % 5 == 0, st);
+    }
+  }
+  // Fixed shapes at the limits: the largest 3x3 fan-in (455 x 9 = 4095) with
+  // every weight and input at +-127, partial sums near 2^26; 512 channels;
+  // a CCM-like trunk (3x3 then 1x1 layers, hidden last for digit heads).
+  const std::vector<std::vector<LayerShape>> fixed = {
+      {{455, 5, 3, false}},
+      {{3, 512, 1, true}, {512, 6, 1, false}},
+      {{25, 48, 3, true}, {48, 48, 3, true}, {48, 48, 1, true}, {48, 96, 1, true}},
+      {{1, 1, 3, true}, {1, 1, 3, true}, {1, 1, 3, false}},
+  };
+  for (const auto& shapes : fixed) {
+    const tvc::IntNet net = kernel_test_net(rng, shapes);
+    check_net_on_grid(net, rng, 9, 23, true, st);
+    check_net_on_grid(net, rng, 1, 1, false, st);
+    check_net_on_grid(net, rng, 3, 5, false, st);
+  }
+  // Most outputs off the clamp bounds, so the sums are really compared.
+  CHECK(st.inside_clamp * 2 > st.outputs);
+  std::printf("intnet kernel digest %08x over %zu runs (%zu of %zu outputs inside the clamp)\n", st.digest, st.runs,
+              st.inside_clamp, st.outputs);
+  // Inputs outside [-127, 127] and empty grids are refused.
+  const tvc::IntNet net = kernel_test_net(rng, {{2, 3, 3, false}});
+  std::vector<int32_t> in(8, 0), out(12, 0);
+  in[5] = 128;
+  CHECK(error_of([&] { net.run(in.data(), 2, 2, out.data()); }) == TVC_EINVAL);
+  in[5] = -128;
+  CHECK(error_of([&] { net.run(in.data(), 2, 2, out.data()); }) == TVC_EINVAL);
+  CHECK(error_of([&] { net.run(in.data(), 0, 2, out.data()); }) == TVC_EINVAL);
+}
+
 // Runs fn and returns "code: message" of the tvc::Error it threw ("" if none).
 std::string failure_of(const std::function<void()>& fn) {
   try {
@@ -563,6 +782,7 @@ int main() {
   test_checkerboard_coder();
   test_ccm_v2_round_trip();
   test_ccm_v2_refusals();
+  test_intnet_kernels();
   if (g_failures) {
     std::fprintf(stderr, "%d native check(s) failed\n", g_failures);
     return 1;
