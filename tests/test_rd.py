@@ -512,6 +512,8 @@ def test_report_sets_tvc_beside_the_envelope():
     md = envelope_tables(_envelope_run_points())
     assert "| clipA | TVC | 0 | 0.0005 | 24.00 (below every classic curve)" in md
     assert "none reaches this rate |" in md
+    high = envelope_tables(_envelope_run_points() + [_point("clipA", "TVC", "3", 1.0, 45.0, 0.99)])
+    assert "| clipA | TVC | 3 | 1.0000 | 45.00 (above every classic curve)" in high
     row = next(line for line in md.splitlines() if line.startswith("| clipA | TVC | 2 |"))
     assert "31.00 (" in row and "33.00 (" in row  # PSNR-Y and PSNR-YUV, each with the envelope's value
     bd = next(line for line in md.splitlines() if line.startswith("| clipA | TVC |") and "%" in line)

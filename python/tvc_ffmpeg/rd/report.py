@@ -160,6 +160,13 @@ ENVELOPE_METRICS = {"psnr_y": "PSNR-Y", "psnr_yuv": "PSNR-YUV", "ms_ssim_y": "MS
 _DIGITS = {"psnr_y": ".2f", "psnr_yuv": ".2f", "ms_ssim_y": ".4f", "vmaf": ".2f"}
 
 
+def _outside(env, rate: float) -> str:
+    """Why the envelope has no quality at ``rate``: the rate lies below or above every classic curve."""
+    if env is not None and env.rates.size and rate > env.rates[-1]:
+        return "above every classic curve"
+    return "below every classic curve"
+
+
 def envelope_tables(points: Sequence[RdPoint], families: Sequence[str] = CLASSIC_FAMILIES) -> str:
     """Every non-classic point next to the classic envelope at its rate, and BD-rates against it."""
     envs = clip_envelopes(points, list(ENVELOPE_METRICS), families)
@@ -178,7 +185,7 @@ def envelope_tables(points: Sequence[RdPoint], families: Sequence[str] = CLASSIC
         for m in metrics:
             ours = _fmt(getattr(p, m), _DIGITS[m])
             theirs = env[m].quality_at(p.bpp) if m in env else math.nan
-            cells.append(f"{ours} ({_fmt(theirs, _DIGITS[m]) if math.isfinite(theirs) else 'below every classic curve'})")
+            cells.append(f"{ours} ({_fmt(theirs, _DIGITS[m]) if math.isfinite(theirs) else _outside(env.get(m), p.bpp)})")
         best = env["psnr_y"].source_at(p.bpp) if "psnr_y" in env else ""
         lines.append(f"| {p.clip} | {p.codec} | {p.setting} | {p.bpp:.4f} | " + " | ".join(cells) + f" | {best or 'none reaches this rate'} |")
     lines += ["", f"BD-rate (bpp) against the {ENVELOPE}, over the overlapping quality range "
