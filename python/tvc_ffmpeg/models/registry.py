@@ -117,6 +117,13 @@ class ModelEntry:
         return WEIGHTS_DIR / self.weights_file
 
 
+# The ladder of the models with a continuous stream (tvc-s-v4, tvc-s-v5). Measured on bikes and
+# carphone, frames 0-63 (docs/codec.md): the ladder that rises in rate and quality on both clips.
+# Levels 0-3 are tvc-s-v3's; 4 and 5 add the continuous stream to the 3/2 picture at steps 3
+# and 1.5. (3/4 and 1 with the stream are better per bit on bikes but below the token-only 1
+# and 3/2 levels on carphone.)
+CONTINUOUS_LADDER = DEFAULT_LEVELS + (QualityLevel(Fraction(3, 2), 768), QualityLevel(Fraction(3, 2), 384))
+
 REGISTRY: Dict[str, ModelEntry] = {
     TVC_S_V3: ModelEntry(
         model_id=TVC_S_V3,
@@ -133,11 +140,7 @@ REGISTRY: Dict[str, ModelEntry] = {
         # tvc-s-v3.pt + runs/tvc-s-v4c-a/best.pt (tvc train continuous, step 4200)
         sha256="9b4ffa0190435d6f7f53307e70c53d47994db86ec532077366d227be63151542",
         components=("tokenizer", "ccm", "continuous"),
-        # Measured on bikes and carphone, frames 0-63 (docs/codec.md): the ladder that rises in
-        # rate and quality on both clips. Levels 0-3 are tvc-s-v3's; 4 and 5 add the continuous
-        # stream to the 3/2 picture at steps 3 and 1.5. (3/4 and 1 with the stream are better
-        # per bit on bikes but below the token-only 1 and 3/2 levels on carphone.)
-        levels=DEFAULT_LEVELS + (QualityLevel(Fraction(3, 2), 768), QualityLevel(Fraction(3, 2), 384)),
+        levels=CONTINUOUS_LADDER,
     ),
     TVC_S_V5: ModelEntry(
         model_id=TVC_S_V5,
@@ -147,7 +150,7 @@ REGISTRY: Dict[str, ModelEntry] = {
         sha256="bc1ef4509d23d183dae617f7f27d69b4ecf0952d861d93b07e89fff1467e2ae6",
         components=("tokenizer", "ccm", "continuous"),
         # tvc-s-v4's ladder: the tokens and pictures are the same, only their code is shorter.
-        levels=DEFAULT_LEVELS + (QualityLevel(Fraction(3, 2), 768), QualityLevel(Fraction(3, 2), 384)),
+        levels=CONTINUOUS_LADDER,
     ),
 }
 
