@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "../core/bytes.hpp"
 #include "../core/ccm.hpp"
 #include "../core/mask.hpp"
 #include "../core/rans.hpp"
@@ -26,25 +27,17 @@ namespace {
 
 const std::vector<int> kLevels = {8, 5, 5};
 constexpr int kFeatures = 4;  // trunk output planes when the model has digit heads
-
-void put16(std::vector<uint8_t>& b, uint32_t v) {
-  b.push_back(static_cast<uint8_t>(v));
-  b.push_back(static_cast<uint8_t>(v >> 8));
-}
-
-void put32(std::vector<uint8_t>& b, uint32_t v) {
-  put16(b, v & 0xffff);
-  put16(b, v >> 16);
-}
+constexpr uint8_t kNetMagic[4] = {'T', 'V', 'C', 'N'};
+constexpr uint8_t kCcmMagic[4] = {'T', 'V', 'C', 'M'};
 
 // Weights ((o * 7 + i) % 5) - 2, bias 0, multiplier 1, shift 1: the
 // accumulator halved, so hidden features and logits follow the inputs.
-void put_params(std::vector<uint8_t>& b, int cin, int cout) {
+void put_params(tvc::ByteWriter& w, int cin, int cout) {
   for (int o = 0; o < cout; ++o)
-    for (int i = 0; i < cin; ++i) b.push_back(static_cast<uint8_t>(static_cast<int8_t>((o * 7 + i) % 5 - 2)));
-  for (int o = 0; o < cout; ++o) put32(b, 0);
-  for (int o = 0; o < cout; ++o) put32(b, 1);
-  for (int o = 0; o < cout; ++o) b.push_back(1);
+    for (int i = 0; i < cin; ++i) w.u8(static_cast<uint8_t>(static_cast<int8_t>((o * 7 + i) % 5 - 2)));
+  for (int o = 0; o < cout; ++o) w.u32(0);
+  for (int o = 0; o < cout; ++o) w.u32(1);
+  for (int o = 0; o < cout; ++o) w.u8(1);
 }
 
 // The v2 container: a one-layer 1x1 trunk (context planes -> logits, or ->
@@ -53,28 +46,31 @@ std::vector<uint8_t> fuzz_model(int prev_frames, bool heads) {
   const int dims = static_cast<int>(kLevels.size());
   const int cin = prev_frames * (dims + 1) + dims + 1;
   const int cout = heads ? kFeatures : 8 + 5 + 5;
-  std::vector<uint8_t> trunk = {'T', 'V', 'C', 'N'};
-  put16(trunk, 1);
-  put16(trunk, 1);
-  put16(trunk, static_cast<uint32_t>(cin));
-  put16(trunk, static_cast<uint32_t>(cout));
-  trunk.push_back(1);
-  trunk.push_back(heads ? 1 : 0);
+  tvc::ByteWriter trunk;
+  trunk.bytes(kNetMagic, 4);
+  trunk.u16(1);  // version
+  trunk.u16(1);  // layers
+  trunk.u16(static_cast<uint16_t>(cin));
+  trunk.u16(static_cast<uint16_t>(cout));
+  trunk.u8(1);              // kernel
+  trunk.u8(heads ? 1 : 0);  // hidden: features for the heads, else logits
   put_params(trunk, cin, cout);
-  std::vector<uint8_t> b = {'T', 'V', 'C', 'M'};
-  put16(b, 2);
-  b.push_back(static_cast<uint8_t>(prev_frames));
-  b.push_back(heads ? 1 : 0);
-  put32(b, static_cast<uint32_t>(trunk.size()));
-  b.insert(b.end(), trunk.begin(), trunk.end());
+  tvc::ByteWriter w;
+  w.bytes(kCcmMagic, 4);
+  w.u16(2);  // version
+  w.u8(static_cast<uint8_t>(prev_frames));
+  w.u8(heads ? 1 : 0);  // digit_heads
+  w.u32(static_cast<uint32_t>(trunk.size()));
+  w.bytes(trunk.buffer().data(), trunk.size());
   int head_in = kFeatures;
   for (int d = 0; heads && d < dims; ++d) {
-    put16(b, static_cast<uint32_t>(head_in));
-    put16(b, static_cast<uint32_t>(kLevels[static_cast<std::size_t>(d)]));
-    put_params(b, head_in, kLevels[static_cast<std::size_t>(d)]);
-    head_in += kLevels[static_cast<std::size_t>(d)];
+    const int levels = kLevels[static_cast<std::size_t>(d)];
+    w.u16(static_cast<uint16_t>(head_in));
+    w.u16(static_cast<uint16_t>(levels));
+    put_params(w, head_in, levels);
+    head_in += levels;
   }
-  return b;
+  return w.buffer();
 }
 
 void decode(const tvc::CheckerboardCoder& coder, const uint8_t* data, std::size_t size, int t, int h, int w,

@@ -13,22 +13,13 @@
 #include <cstdint>
 #include <vector>
 
+#include "../core/bytes.hpp"
 #include "../core/continuous.hpp"
 #include "../core/intnet.hpp"
 #include "../core/rans.hpp"
 #include "../core/status.hpp"
 
 namespace {
-
-void put16(std::vector<uint8_t>& b, uint32_t v) {
-  b.push_back(static_cast<uint8_t>(v));
-  b.push_back(static_cast<uint8_t>(v >> 8));
-}
-
-void put32(std::vector<uint8_t>& b, uint32_t v) {
-  put16(b, v & 0xffff);
-  put16(b, v >> 16);
-}
 
 constexpr int kLevels[] = {8, 5, 5, 5};
 constexpr int kDigits = 4;
@@ -39,19 +30,21 @@ constexpr int kPlanes = kDigits + 1;  // digits + step plane, as the codec
 // on the means, multiplier 1, shift 1 (halves the accumulator).
 tvc::IntNet fuzz_net(int channels) {
   const int cin = kPlanes + 2 * channels + 2, cout = 2 * channels;
-  std::vector<uint8_t> b = {'T', 'V', 'C', 'N'};
-  put16(b, 1);
-  put16(b, 1);
-  put16(b, static_cast<uint32_t>(cin));
-  put16(b, static_cast<uint32_t>(cout));
-  b.push_back(1);
-  b.push_back(0);
+  constexpr uint8_t kNetMagic[4] = {'T', 'V', 'C', 'N'};
+  tvc::ByteWriter w;
+  w.bytes(kNetMagic, 4);
+  w.u16(1);  // version
+  w.u16(1);  // layers
+  w.u16(static_cast<uint16_t>(cin));
+  w.u16(static_cast<uint16_t>(cout));
+  w.u8(1);  // kernel
+  w.u8(0);  // hidden: no, logits
   for (int o = 0; o < cout; ++o)
-    for (int i = 0; i < cin; ++i) b.push_back(static_cast<uint8_t>(static_cast<int8_t>((o + i) % 3 - 1)));
-  for (int o = 0; o < cout; ++o) put32(b, o < channels ? 480u : 0u);
-  for (int o = 0; o < cout; ++o) put32(b, 1u);
-  for (int o = 0; o < cout; ++o) b.push_back(1);
-  return tvc::IntNet::parse(b.data(), b.size());
+    for (int i = 0; i < cin; ++i) w.u8(static_cast<uint8_t>(static_cast<int8_t>((o + i) % 3 - 1)));
+  for (int o = 0; o < cout; ++o) w.u32(o < channels ? 480u : 0u);
+  for (int o = 0; o < cout; ++o) w.u32(1u);
+  for (int o = 0; o < cout; ++o) w.u8(1);
+  return tvc::IntNet::parse(w.buffer().data(), w.size());
 }
 
 }  // namespace

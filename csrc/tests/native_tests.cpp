@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../core/bitstream.hpp"
+#include "../core/bytes.hpp"
 #include "../core/ccm.hpp"
 #include "../core/intnet.hpp"
 #include "../core/mask.hpp"
@@ -289,39 +290,35 @@ void test_bitstream() {
   CHECK(error_of([&] { tvc::parse_end_of_stream(bad_end.data(), bad_end.size(), &h); }) == TVC_EINVALIDDATA);
 }
 
-void put16(std::vector<uint8_t>& b, uint32_t v) {
-  b.push_back(static_cast<uint8_t>(v));
-  b.push_back(static_cast<uint8_t>(v >> 8));
-}
-
-void put32(std::vector<uint8_t>& b, uint32_t v) {
-  put16(b, v & 0xffff);
-  put16(b, v >> 16);
-}
+constexpr uint8_t kNetMagic[4] = {'T', 'V', 'C', 'N'};
+constexpr uint8_t kCcmMagic[4] = {'T', 'V', 'C', 'M'};
 
 // Random parameters of one layer (weights, bias, multiplier 2^20, shift 30
 // for hidden layers and 28 for logits), in blob order.
-void put_layer_params(std::mt19937& rng, std::vector<uint8_t>& blob, int ci, int co, int k, bool relu) {
-  for (int i = 0; i < co * ci * k * k; ++i) blob.push_back(static_cast<uint8_t>(static_cast<int8_t>(rng() % 255 - 127)));
-  for (int i = 0; i < co; ++i) put32(blob, rng() % 256);
-  for (int i = 0; i < co; ++i) put32(blob, 1u << 20);
-  for (int i = 0; i < co; ++i) blob.push_back(relu ? 30 : 28);
+void put_layer_params(std::mt19937& rng, tvc::ByteWriter& w, int ci, int co, int k, bool relu) {
+  for (int i = 0; i < co * ci * k * k; ++i) w.u8(static_cast<uint8_t>(static_cast<int8_t>(rng() % 255 - 127)));
+  for (int i = 0; i < co; ++i) w.u32(static_cast<uint32_t>(rng() % 256));
+  for (int i = 0; i < co; ++i) w.u32(1u << 20);
+  for (int i = 0; i < co; ++i) w.u8(relu ? 30 : 28);
 }
 
 // The "TVCN" blob of a random net: a 3x3 hidden layer, then a 1x1 layer that
 // outputs logits, or hidden features (hidden_last, a CCM trunk with digit heads).
 std::vector<uint8_t> random_net_blob(std::mt19937& rng, int cin, int hidden, int cout, bool hidden_last = false) {
-  std::vector<uint8_t> blob = {'T', 'V', 'C', 'N', 1, 0, 2, 0};
+  tvc::ByteWriter w;
+  w.bytes(kNetMagic, 4);
+  w.u16(1);  // version
+  w.u16(2);  // layers
   auto layer = [&](int ci, int co, int k, bool relu) {
-    put16(blob, static_cast<uint32_t>(ci));
-    put16(blob, static_cast<uint32_t>(co));
-    blob.push_back(static_cast<uint8_t>(k));
-    blob.push_back(relu ? 1 : 0);
-    put_layer_params(rng, blob, ci, co, k, relu);
+    w.u16(static_cast<uint16_t>(ci));
+    w.u16(static_cast<uint16_t>(co));
+    w.u8(static_cast<uint8_t>(k));
+    w.u8(relu ? 1 : 0);
+    put_layer_params(rng, w, ci, co, k, relu);
   };
   layer(cin, hidden, 3, true);
   layer(hidden, cout, 1, hidden_last);
-  return blob;
+  return w.buffer();
 }
 
 // A small random integer net, round-tripped through its blob format.
@@ -392,17 +389,21 @@ std::vector<uint8_t> random_ccm_v2(std::mt19937& rng, const std::vector<int>& le
   for (int L : levels) total += L;
   const int features = 6;
   const auto trunk = random_net_blob(rng, prev_frames * (D + 1) + D + 1, 5, heads ? features : total, heads);
-  std::vector<uint8_t> blob = {'T', 'V', 'C', 'M', 2, 0, static_cast<uint8_t>(prev_frames), heads ? uint8_t{1} : uint8_t{0}};
-  put32(blob, static_cast<uint32_t>(trunk.size()));
-  blob.insert(blob.end(), trunk.begin(), trunk.end());
+  tvc::ByteWriter w;
+  w.bytes(kCcmMagic, 4);
+  w.u16(2);  // version
+  w.u8(static_cast<uint8_t>(prev_frames));
+  w.u8(heads ? 1 : 0);  // digit_heads
+  w.u32(static_cast<uint32_t>(trunk.size()));
+  w.bytes(trunk.data(), trunk.size());
   int cin = features;
   for (int d = 0; heads && d < D; ++d) {
-    put16(blob, static_cast<uint32_t>(cin));
-    put16(blob, static_cast<uint32_t>(levels[d]));
-    put_layer_params(rng, blob, cin, levels[d], 1, false);
+    w.u16(static_cast<uint16_t>(cin));
+    w.u16(static_cast<uint16_t>(levels[d]));
+    put_layer_params(rng, w, cin, levels[d], 1, false);
     cin += levels[d];
   }
-  return blob;
+  return w.buffer();
 }
 
 // Encodes and decodes a random grid under every mask pattern; returns the pattern-0 stream.
@@ -532,7 +533,7 @@ struct LayerShape {
 // scaled to the fan-in (so outputs spread over the clamp range instead of all
 // sitting at a bound); the rest get extreme ones (mult 0, 1 or 2^31 - 1,
 // shift 1 or 62, bias +-2^30).
-void put_kernel_test_params(std::mt19937& rng, std::vector<uint8_t>& blob, const LayerShape& s) {
+void put_kernel_test_params(std::mt19937& rng, tvc::ByteWriter& w, const LayerShape& s) {
   const int n = s.cout * s.cin * s.kernel * s.kernel;
   const int style = static_cast<int>(rng() % 4);
   const int sign = rng() % 2 ? 127 : -127;
@@ -541,7 +542,7 @@ void put_kernel_test_params(std::mt19937& rng, std::vector<uint8_t>& blob, const
     if (style == 1) v = rng() % 2 ? 127 : -127;                    // 1: every weight at +-127
     if (style == 2) v = sign;                                      // 2: all one extreme (largest sums)
     if (style == 3 && rng() % 8 != 0) v = 0;                       // 3: sparse
-    blob.push_back(static_cast<uint8_t>(static_cast<int8_t>(v)));
+    w.u8(static_cast<uint8_t>(static_cast<int8_t>(v)));
   }
   const double fan_in = s.cin * s.kernel * s.kernel;
   const double typical = 127.0 * 64.0 * std::sqrt(fan_in);  // rms weight ~73, input ~64
@@ -562,21 +563,24 @@ void put_kernel_test_params(std::mt19937& rng, std::vector<uint8_t>& blob, const
       shift[o] = extreme_shift[rng() % 3];
     }
   }
-  for (int32_t v : bias) put32(blob, static_cast<uint32_t>(v));
-  for (int32_t v : mult) put32(blob, static_cast<uint32_t>(v));
-  for (uint8_t v : shift) blob.push_back(v);
+  for (int32_t v : bias) w.u32(static_cast<uint32_t>(v));
+  for (int32_t v : mult) w.u32(static_cast<uint32_t>(v));
+  for (uint8_t v : shift) w.u8(v);
 }
 
 tvc::IntNet kernel_test_net(std::mt19937& rng, const std::vector<LayerShape>& shapes) {
-  std::vector<uint8_t> blob = {'T', 'V', 'C', 'N', 1, 0};
-  put16(blob, static_cast<uint32_t>(shapes.size()));
+  tvc::ByteWriter w;
+  w.bytes(kNetMagic, 4);
+  w.u16(1);  // version
+  w.u16(static_cast<uint16_t>(shapes.size()));
   for (const LayerShape& s : shapes) {
-    put16(blob, static_cast<uint32_t>(s.cin));
-    put16(blob, static_cast<uint32_t>(s.cout));
-    blob.push_back(static_cast<uint8_t>(s.kernel));
-    blob.push_back(s.relu ? 1 : 0);
-    put_kernel_test_params(rng, blob, s);
+    w.u16(static_cast<uint16_t>(s.cin));
+    w.u16(static_cast<uint16_t>(s.cout));
+    w.u8(static_cast<uint8_t>(s.kernel));
+    w.u8(s.relu ? 1 : 0);
+    put_kernel_test_params(rng, w, s);
   }
+  const std::vector<uint8_t>& blob = w.buffer();
   tvc::IntNet net = tvc::IntNet::parse(blob.data(), blob.size(), tvc::IntNet::LastLayer::kEither);
   CHECK(net.serialize() == blob);
   return net;
