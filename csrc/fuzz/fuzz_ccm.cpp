@@ -22,13 +22,12 @@
 #include "../core/mask.hpp"
 #include "../core/rans.hpp"
 #include "../core/status.hpp"
+#include "../tests/test_blobs.hpp"
 
 namespace {
 
 const std::vector<int> kLevels = {8, 5, 5};
 constexpr int kFeatures = 4;  // trunk output planes when the model has digit heads
-constexpr uint8_t kNetMagic[4] = {'T', 'V', 'C', 'N'};
-constexpr uint8_t kCcmMagic[4] = {'T', 'V', 'C', 'M'};
 
 // Weights ((o * 7 + i) % 5) - 2, bias 0, multiplier 1, shift 1: the
 // accumulator halved, so hidden features and logits follow the inputs.
@@ -47,26 +46,15 @@ std::vector<uint8_t> fuzz_model(int prev_frames, bool heads) {
   const int cin = prev_frames * (dims + 1) + dims + 1;
   const int cout = heads ? kFeatures : 8 + 5 + 5;
   tvc::ByteWriter trunk;
-  trunk.bytes(kNetMagic, 4);
-  trunk.u16(1);  // version
-  trunk.u16(1);  // layers
-  trunk.u16(static_cast<uint16_t>(cin));
-  trunk.u16(static_cast<uint16_t>(cout));
-  trunk.u8(1);              // kernel
-  trunk.u8(heads ? 1 : 0);  // hidden: features for the heads, else logits
+  tvc::test_blobs::net_header(trunk, 1);
+  tvc::test_blobs::layer_header(trunk, cin, cout, 1, heads);
   put_params(trunk, cin, cout);
   tvc::ByteWriter w;
-  w.bytes(kCcmMagic, 4);
-  w.u16(2);  // version
-  w.u8(static_cast<uint8_t>(prev_frames));
-  w.u8(heads ? 1 : 0);  // digit_heads
-  w.u32(static_cast<uint32_t>(trunk.size()));
-  w.bytes(trunk.buffer().data(), trunk.size());
+  tvc::test_blobs::ccm_header(w, prev_frames, heads, trunk.buffer());
   int head_in = kFeatures;
   for (int d = 0; heads && d < dims; ++d) {
     const int levels = kLevels[static_cast<std::size_t>(d)];
-    w.u16(static_cast<uint16_t>(head_in));
-    w.u16(static_cast<uint16_t>(levels));
+    tvc::test_blobs::head_header(w, head_in, levels);
     put_params(w, head_in, levels);
     head_in += levels;
   }

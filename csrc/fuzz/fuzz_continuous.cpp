@@ -18,6 +18,7 @@
 #include "../core/intnet.hpp"
 #include "../core/rans.hpp"
 #include "../core/status.hpp"
+#include "../tests/test_blobs.hpp"
 
 namespace {
 
@@ -30,15 +31,9 @@ constexpr int kPlanes = kDigits + 1;  // digits + step plane, as the codec
 // on the means, multiplier 1, shift 1 (halves the accumulator).
 tvc::IntNet fuzz_net(int channels) {
   const int cin = kPlanes + 2 * channels + 2, cout = 2 * channels;
-  constexpr uint8_t kNetMagic[4] = {'T', 'V', 'C', 'N'};
   tvc::ByteWriter w;
-  w.bytes(kNetMagic, 4);
-  w.u16(1);  // version
-  w.u16(1);  // layers
-  w.u16(static_cast<uint16_t>(cin));
-  w.u16(static_cast<uint16_t>(cout));
-  w.u8(1);  // kernel
-  w.u8(0);  // hidden: no, logits
+  tvc::test_blobs::net_header(w, 1);
+  tvc::test_blobs::layer_header(w, cin, cout, 1, false);
   for (int o = 0; o < cout; ++o)
     for (int i = 0; i < cin; ++i) w.u8(static_cast<uint8_t>(static_cast<int8_t>((o + i) % 3 - 1)));
   for (int o = 0; o < cout; ++o) w.u32(o < channels ? 480u : 0u);

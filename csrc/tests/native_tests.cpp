@@ -20,6 +20,7 @@
 #include "../core/crc32.hpp"
 #include "../core/rans.hpp"
 #include "../core/status.hpp"
+#include "test_blobs.hpp"
 
 namespace {
 
@@ -290,9 +291,6 @@ void test_bitstream() {
   CHECK(error_of([&] { tvc::parse_end_of_stream(bad_end.data(), bad_end.size(), &h); }) == TVC_EINVALIDDATA);
 }
 
-constexpr uint8_t kNetMagic[4] = {'T', 'V', 'C', 'N'};
-constexpr uint8_t kCcmMagic[4] = {'T', 'V', 'C', 'M'};
-
 // Random parameters of one layer (weights, bias, multiplier 2^20, shift 30
 // for hidden layers and 28 for logits), in blob order.
 void put_layer_params(std::mt19937& rng, tvc::ByteWriter& w, int ci, int co, int k, bool relu) {
@@ -306,14 +304,9 @@ void put_layer_params(std::mt19937& rng, tvc::ByteWriter& w, int ci, int co, int
 // outputs logits, or hidden features (hidden_last, a CCM trunk with digit heads).
 std::vector<uint8_t> random_net_blob(std::mt19937& rng, int cin, int hidden, int cout, bool hidden_last = false) {
   tvc::ByteWriter w;
-  w.bytes(kNetMagic, 4);
-  w.u16(1);  // version
-  w.u16(2);  // layers
+  tvc::test_blobs::net_header(w, 2);
   auto layer = [&](int ci, int co, int k, bool relu) {
-    w.u16(static_cast<uint16_t>(ci));
-    w.u16(static_cast<uint16_t>(co));
-    w.u8(static_cast<uint8_t>(k));
-    w.u8(relu ? 1 : 0);
+    tvc::test_blobs::layer_header(w, ci, co, k, relu);
     put_layer_params(rng, w, ci, co, k, relu);
   };
   layer(cin, hidden, 3, true);
@@ -390,16 +383,10 @@ std::vector<uint8_t> random_ccm_v2(std::mt19937& rng, const std::vector<int>& le
   const int features = 6;
   const auto trunk = random_net_blob(rng, prev_frames * (D + 1) + D + 1, 5, heads ? features : total, heads);
   tvc::ByteWriter w;
-  w.bytes(kCcmMagic, 4);
-  w.u16(2);  // version
-  w.u8(static_cast<uint8_t>(prev_frames));
-  w.u8(heads ? 1 : 0);  // digit_heads
-  w.u32(static_cast<uint32_t>(trunk.size()));
-  w.bytes(trunk.data(), trunk.size());
+  tvc::test_blobs::ccm_header(w, prev_frames, heads, trunk);
   int cin = features;
   for (int d = 0; heads && d < D; ++d) {
-    w.u16(static_cast<uint16_t>(cin));
-    w.u16(static_cast<uint16_t>(levels[d]));
+    tvc::test_blobs::head_header(w, cin, levels[d]);
     put_layer_params(rng, w, cin, levels[d], 1, false);
     cin += levels[d];
   }
@@ -570,14 +557,9 @@ void put_kernel_test_params(std::mt19937& rng, tvc::ByteWriter& w, const LayerSh
 
 tvc::IntNet kernel_test_net(std::mt19937& rng, const std::vector<LayerShape>& shapes) {
   tvc::ByteWriter w;
-  w.bytes(kNetMagic, 4);
-  w.u16(1);  // version
-  w.u16(static_cast<uint16_t>(shapes.size()));
+  tvc::test_blobs::net_header(w, static_cast<int>(shapes.size()));
   for (const LayerShape& s : shapes) {
-    w.u16(static_cast<uint16_t>(s.cin));
-    w.u16(static_cast<uint16_t>(s.cout));
-    w.u8(static_cast<uint8_t>(s.kernel));
-    w.u8(s.relu ? 1 : 0);
+    tvc::test_blobs::layer_header(w, s.cin, s.cout, s.kernel, s.relu);
     put_kernel_test_params(rng, w, s);
   }
   const std::vector<uint8_t>& blob = w.buffer();
