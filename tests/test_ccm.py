@@ -398,7 +398,9 @@ def test_train_ccm_cli_passes_the_v2_switches(tmp_path, monkeypatch, capsys):
     assert cli.main(args + ["--prev-frames", "2", "--digit-heads"]) == 0
     assert (seen["cfg"].prev_frames, seen["cfg"].digit_heads) == (2, True)
     assert cli.main(args) == 0
-    assert (seen["cfg"].prev_frames, seen["cfg"].digit_heads) == (1, False)
+    assert (seen["cfg"].prev_frames, seen["cfg"].digit_heads, seen["cfg"].gop_frames) == (1, False, 17)
+    assert cli.main(args + ["--gop-frames", "33"]) == 0
+    assert seen["cfg"].gop_frames == 33
     with pytest.raises(SystemExit):
         cli.main(args + ["--prev-frames", "3"])
     assert "invalid choice: 3" in capsys.readouterr().err

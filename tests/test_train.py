@@ -152,6 +152,8 @@ def test_train_ccm_cli_rejects_bad_arguments(tmp_path):
         main(["ccm", "--run-dir", str(tmp_path / "r"), "--tokenizer", str(junk), "--steps", "0"])
     with pytest.raises(TrainArgumentError, match=r"--video-fraction must be in \[0, 1\]"):
         main(["ccm", "--run-dir", str(tmp_path / "r"), "--tokenizer", str(junk), "--video-fraction", "1.5"])
+    with pytest.raises(TrainArgumentError, match=r"--gop-frames must be 1 \+ 8k frames .*got 20"):
+        main(["ccm", "--run-dir", str(tmp_path / "r"), "--tokenizer", str(junk), "--gop-frames", "20"])
     with pytest.raises(TrainArgumentError, match="--model-id names the file --bundle writes"):
         main(["ccm", "--run-dir", str(tmp_path / "r"), "--tokenizer", str(junk), "--model-id", "tvc-x"])
     with pytest.raises(TrainArgumentError, match="--model-id must be kebab-case"):

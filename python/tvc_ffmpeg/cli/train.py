@@ -136,6 +136,9 @@ def _add_ccm_parser(sub) -> None:
     c.add_argument("--batch-size", type=int, default=d.batch_size)
     c.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (cosine decay to 0)")
     c.add_argument("--pool-gops", type=int, default=d.pool_gops, help="training GoP crops tokenized once")
+    c.add_argument("--gop-frames", type=int, default=d.gop_frames,
+                   help="frames per pool crop and validation GoP (1 + 8k; default %(default)s; the codec's "
+                        "GoPs have 33)")
     c.add_argument("--video-fraction", type=float, default=d.video_fraction,
                    help="share of pool crops from real clips, the rest stills in synthetic motion "
                         f"(default {d.video_fraction}; 1.0 = real video only)")
@@ -372,11 +375,14 @@ def _train_ccm(args: argparse.Namespace) -> int:
         raise TrainArgumentError("--steps, --batch-size, --hidden, --pool-gops and --val-every must be positive")
     _check_video_fraction(args.video_fraction)
     _check_model_id(args)
+    if args.gop_frames < 9 or (args.gop_frames - 1) % 8:
+        raise TrainArgumentError(f"--gop-frames must be 1 + 8k frames (9, 17, 25, 33, ...), got {args.gop_frames}")
     where = _device(args)
     tokenizer = _load_tokenizer(args.tokenizer)
     cfg = CcmTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
                          kernels=tuple(args.kernels), prev_frames=args.prev_frames,
                          digit_heads=args.digit_heads, pool_gops=args.pool_gops, video_fraction=args.video_fraction,
+                         gop_frames=args.gop_frames,
                          val_every=args.val_every, seed=args.seed)
     result = train_ccm(args.run_dir, tokenizer, cfg, _resolve_cache(args), where=where, minutes=args.minutes)
     print(f"bits/token on the validation tokens: raw {result['raw_bits_per_token']:.3f}, "
