@@ -8,12 +8,11 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-import torch
 
 import tvc_ffmpeg as tvc
-from tokenizer_helpers import SMALL
+from tokenizer_helpers import small_codec_model
 from tvc_ffmpeg.bitstream import SUBSTREAM_COLOUR, SUBSTREAM_DISCRETE, GopPacket
-from tvc_ffmpeg.codec import CodecModel, Decoder, Encoder
+from tvc_ffmpeg.codec import Decoder, Encoder
 from tvc_ffmpeg.codec.colour import (
     MAX_OFFSET,
     ColourCorrection,
@@ -24,7 +23,6 @@ from tvc_ffmpeg.codec.colour import (
     with_correction,
 )
 from tvc_ffmpeg.metrics import Yuv420Clip, clip_quality, colour_cast, psnr_u, psnr_v, worst_gop_cast
-from tvc_ffmpeg.models import CausalVideoTokenizer, export_weights
 from tvc_ffmpeg.settings import EncoderSettings
 from tvc_ffmpeg.video import Frame, VideoInfo
 from tvc_ffmpeg.video.frames import RANGE_FULL, RANGE_LIMITED
@@ -155,10 +153,7 @@ def test_apply_keeps_pts_and_zero_is_a_no_op():
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("w") / "tvc-test.pt"
-    export_weights(CausalVideoTokenizer(SMALL).eval(), "tvc-test", path)
-    return CodecModel.from_file(path, backend="torch")
+    return small_codec_model(tmp_path_factory.mktemp("w"))
 
 
 def coloured_clip(n=9, w=48, h=32):

@@ -11,22 +11,17 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-import torch
 
-from tokenizer_helpers import SMALL
-from tvc_ffmpeg.codec import CodecModel, Decoder, Encoder
+from tokenizer_helpers import SMALL, small_codec_model
+from tvc_ffmpeg.codec import Decoder, Encoder
 from tvc_ffmpeg.codec import session as session_module
-from tvc_ffmpeg.models import CausalVideoTokenizer, export_weights
 from tvc_ffmpeg.settings import EncoderSettings
 from tvc_ffmpeg.video import Frame, VideoInfo
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("w") / "tvc-test.pt"
-    export_weights(CausalVideoTokenizer(SMALL).eval(), "tvc-test", path)
-    return CodecModel.from_file(path, backend="torch")
+    return small_codec_model(tmp_path_factory.mktemp("w"))
 
 
 def clip(n=9, w=48, h=32):

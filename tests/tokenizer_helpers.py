@@ -22,6 +22,20 @@ SMALL = TokenizerConfig(fsq_levels=(8, 5, 5, 5), encoder_widths=(16, 16, 24, 32)
                         decoder_blocks=(0, 1, 1, 1))
 
 
+def small_codec_model(directory: Path):
+    """A CodecModel (torch backend) of an untrained SMALL tokenizer, seeded, saved in ``directory``:
+    the codec tests' model when what matters is the pipeline, not the pictures."""
+    import torch
+
+    from tvc_ffmpeg.codec import CodecModel
+    from tvc_ffmpeg.models import CausalVideoTokenizer, export_weights
+
+    torch.manual_seed(0)
+    path = Path(directory) / "tvc-test.pt"
+    export_weights(CausalVideoTokenizer(SMALL).eval(), "tvc-test", path)
+    return CodecModel.from_file(path, backend="torch")
+
+
 def moving_pattern(frames: int, height: int, width: int, seed: int = 0) -> np.ndarray:
     """A smooth, moving RGB test pattern (T, H, W, 3) uint8: sinusoids drifting over time."""
     rng = np.random.default_rng(seed)
