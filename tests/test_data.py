@@ -10,7 +10,7 @@ import torch
 from tokenizer_helpers import make_tiny_cache, moving_pattern, write_lossless_video
 from tvc_ffmpeg.data.cache import CacheLayout
 from tvc_ffmpeg.data.clips import TRAIN_VIDEOS, VALIDATION_CLIPS, decode_rgb, read_yuv420
-from tvc_ffmpeg.data.dataset import CropConfig, GopCropSampler
+from tvc_ffmpeg.data.dataset import CropConfig, GopCropSampler, PrefetchedBatches
 from tvc_ffmpeg.checksum import file_sha256
 from tvc_ffmpeg.data.motion import camera_motion_clip
 from tvc_ffmpeg.data.packaged_clips import (PACKAGED_CLIPS, PackagedClip, PackagedClipError,
@@ -52,6 +52,18 @@ def test_batches_are_a_function_of_seed_and_step(tiny_cache):
     assert a.shape == (3, 3, 9, 32, 32)
     assert float(a.min()) >= -1.0 and float(a.max()) <= 1.0
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_prefetched_batches_are_the_samplers_own(tiny_cache):
+    # A GPU run makes batches ahead in threads; it must see the data a CPU run sees.
+    sampler = GopCropSampler(tiny_cache, CropConfig(frames=9, size=32), seed=3)
+    ahead = PrefetchedBatches(sampler, 3, workers=3)
+    try:
+        for step in (0, 1, 2, 7, 8):  # 7: a loop that resumed or skipped steps
+            assert torch.equal(ahead.get(step), sampler.batch(step, 3))
+    finally:
+        ahead.close()
+    assert torch.equal(PrefetchedBatches(sampler, 2, workers=0).get(4), sampler.batch(4, 2))
 
 
 def test_read_yuv420_returns_the_exact_planes(tmp_path):

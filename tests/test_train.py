@@ -233,6 +233,28 @@ def test_minutes_budget_stops_with_a_checkpoint_and_best(cache, tmp_path):
     assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 2
 
 
+def test_fit_steps_to_budget_keeps_a_reserve_and_the_cap():
+    from tvc_ffmpeg.train.runfiles import fit_steps_to_budget
+
+    assert fit_steps_to_budget(100, 0.1, 100.0, 10_000) == 100 + 850  # 15 % kept back
+    assert fit_steps_to_budget(100, 0.1, 100.0, 500) == 500           # never above --steps
+    assert fit_steps_to_budget(100, 10.0, 1.0, 500) == 101            # at least one more step
+
+
+def test_fit_steps_lowers_the_schedule_to_the_budget(cache, tmp_path, monkeypatch):
+    import tvc_ffmpeg.train.loop as loop
+
+    monkeypatch.setattr(loop, "FIT_SKIP", 1)
+    monkeypatch.setattr(loop, "FIT_PROBE", 3)
+    run = tmp_path / "run"
+    train_tokenizer(run, TINY, replace(CFG, steps=100_000, val_every=100_000), cache, progress=False,
+                    minutes=0.2, fit_steps=True)
+    fitted = json.loads((run / "config.json").read_text())["train"]["steps"]
+    assert 4 < fitted < 100_000
+    # The session ends at the fitted count (or, on a slow machine, just before it).
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] >= 0.5 * fitted
+
+
 @pytest.fixture(scope="module")
 def packed(cache, tmp_path_factory):
     from tokenizer_helpers import moving_pattern, write_lossless_video

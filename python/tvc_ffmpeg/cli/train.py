@@ -107,6 +107,9 @@ def _add_tokenizer_parser(sub) -> None:
     t.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads")
     _add_data_args(t)
     _add_device_args(t)
+    t.add_argument("--fit-steps", action="store_true",
+                   help="with --minutes, in a new run: time the first 100 steps, then lower --steps to what "
+                        "the budget allows, so the learning-rate schedule ends in this session")
     t.add_argument("--init-weights", type=Path, default=None,
                    help="start a new run from these weights (same model config); ignored when resuming")
     t.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
@@ -318,7 +321,7 @@ def _train_continuous(args: argparse.Namespace) -> int:
         threads=args.threads, crop=replace(CropConfig(), frames=args.gop_frames, size=args.crop_size))
     base = load_base(args.init_weights)
     best = train_continuous(args.run_dir, base, config, cfg, _resolve_cache(args), progress=not args.no_progress,
-                            where=where, minutes=args.minutes)
+                            where=where, minutes=args.minutes, fit_steps=args.fit_steps)
     log.info("done; best weights in %s", best)
     if args.bundle is not None:
         print(f"{args.bundle}: sha256 {export_continuous(args.run_dir, base, args.bundle, args.model_id)}")

@@ -52,7 +52,7 @@ import numpy as np
 import torch
 
 from ..data.cache import CacheLayout
-from ..data.dataset import CropConfig, GopCropSampler
+from ..data.dataset import CropConfig, GopCropSampler, PrefetchedBatches
 from ..errors import RunMismatchError, TrainArgumentError
 from ..metrics import Yuv420Clip, clip_quality, rgb_to_yuv420, yuv420_to_rgb
 from ..models.bundle import ContinuousBundle, ModelBundle, half_state, read_bundle, write_bundle
@@ -369,6 +369,7 @@ def train_continuous(run_dir: Path, base: ModelBundle, config: ContinuousConfig,
                         run_dir / "best.pt")
 
     parts.train(True)
+    batches = PrefetchedBatches(sampler, cfg.batch_size, workers=where.loader_workers, pin_memory=where.is_cuda)
     tuner = ThreadTuner(cfg.threads)
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc="train continuous", unit="step",
                mininterval=5.0)
@@ -379,7 +380,7 @@ def train_continuous(run_dir: Path, base: ModelBundle, config: ContinuousConfig,
         lr = cosine_lr(step, cfg)
         for group in optimizer.param_groups:
             group["lr"] = lr * group["lr_scale"]
-        x = sampler.batch(step, cfg.batch_size).to(where.device, non_blocking=True)
+        x = batches.get(step).to(where.device, non_blocking=True)
         code, q = sample_step(cfg.seed, step, cfg)
         ramp = rate_weight(step, cfg)
         # Tokens in float32 whatever the autocast: the codec makes them in float32.
@@ -421,6 +422,7 @@ def train_continuous(run_dir: Path, base: ModelBundle, config: ContinuousConfig,
             save_checkpoint()
             schedule.saved()
     bar.close()
+    batches.close()
     if schedule.time_up:
         log.info(schedule.stop_message(step))
     return run_dir / "best.pt"

@@ -10,6 +10,7 @@ started on a GPU resumes on a CPU and the other way round.
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -41,6 +42,8 @@ class TrainDevice:
         if name == "auto":
             name = "cuda" if torch.cuda.is_available() else "cpu"
         device = torch.device(name)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # crops have one shape: pick the fastest kernels once
         dtype = None
         if amp is not None:
             if device.type != "cuda":
@@ -54,6 +57,14 @@ class TrainDevice:
     @property
     def is_cuda(self) -> bool:
         return self.device.type == "cuda"
+
+    @property
+    def loader_workers(self) -> int:
+        """Threads that make training batches ahead (data.dataset.PrefetchedBatches): none on
+        a CPU, whose cores train the model; on a GPU machine all cores but two."""
+        if not self.is_cuda:
+            return 0
+        return max(1, min(12, (os.cpu_count() or 4) - 2))
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.amp is None:

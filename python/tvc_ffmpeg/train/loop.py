@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
@@ -30,18 +30,22 @@ import torch
 
 from ..data.cache import CacheLayout
 from ..errors import RunMismatchError
-from ..data.dataset import CropConfig, GopCropSampler
+from ..data.dataset import CropConfig, GopCropSampler, PrefetchedBatches
 from ..models.config import TokenizerConfig
 from ..models.tokenizer import CausalVideoTokenizer
 from .losses import LossWeights, reconstruction_loss
 from .device import OnDevice, TrainDevice, load_checkpoint, to_cpu
 from .runfiles import append_csv as _append_csv, atomic_save as _atomic_save, check_or_write_config
 from .runfiles import cosine_lr as _lr_at, drop_rows_after as _drop_rows_after
-from .runfiles import SessionSchedule
+from .runfiles import SessionSchedule, fit_steps_to_budget
 from .threads import ThreadTuner
 from .validate import ValidationSet
 
 log = logging.getLogger(__name__)
+
+# --fit-steps times session steps FIT_SKIP .. FIT_SKIP + FIT_PROBE (the first ones include
+# cuDNN's kernel search and the batch threads' start).
+FIT_SKIP, FIT_PROBE = 10, 100
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,7 @@ def _check_or_write_config(run_dir: Path, train_cfg: TrainConfig, model_cfg: Tok
 def train_tokenizer(run_dir: Path, model_cfg: TokenizerConfig, cfg: TrainConfig,
                     cache: Optional[CacheLayout] = None, progress: bool = True,
                     init_weights: Optional[Path] = None, where: Optional[TrainDevice] = None,
-                    minutes: Optional[float] = None) -> Path:
+                    minutes: Optional[float] = None, fit_steps: bool = False) -> Path:
     """Train (or continue training) until ``cfg.steps``; returns the path of best.pt.
 
     ``init_weights`` (a weights file or another run's best.pt/checkpoint.pt of the same
@@ -79,6 +83,10 @@ def train_tokenizer(run_dir: Path, model_cfg: TokenizerConfig, cfg: TrainConfig,
 
     ``minutes`` bounds this session's wall time: the loop stops early enough to validate
     (so best.pt exists) and checkpoint; running the command again continues.
+
+    ``fit_steps`` (with ``minutes``, in a run's first session): after timing FIT_PROBE
+    steps, lower ``cfg.steps`` to what the budget allows, so the learning-rate schedule
+    ends inside the session; the lowered count is written to config.json.
     """
     from tqdm import tqdm
 
@@ -111,7 +119,8 @@ def train_tokenizer(run_dir: Path, model_cfg: TokenizerConfig, cfg: TrainConfig,
         model.load_state_dict(source.state_dict())
         log.info("new run %s initialised from %s", run_dir, init_weights)
 
-    sampler = GopCropSampler(cache, cfg.crop, cfg.seed)
+    batches = PrefetchedBatches(GopCropSampler(cache, cfg.crop, cfg.seed), cfg.batch_size,
+                                workers=where.loader_workers, pin_memory=where.is_cuda)
     validation = ValidationSet(cache)
     scaler = where.grad_scaler()
     val_seconds = 0.0  # duration of the last validation: the time a minutes budget keeps back
@@ -143,12 +152,27 @@ def train_tokenizer(run_dir: Path, model_cfg: TokenizerConfig, cfg: TrainConfig,
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc="train", unit="step", mininterval=5.0)
     schedule = SessionSchedule(cfg.steps, cfg.val_every, cfg.checkpoint_minutes, minutes, session_start,
                                step if (run_dir / "best.pt").exists() else -1)
+    first_step, fit_start = step, None
+    if fit_steps and (minutes is None or step > 0):
+        log.warning("--fit-steps ignored: it needs --minutes and a new run (a resumed run keeps its schedule)")
+        fit_steps = False
     while step < cfg.steps and not schedule.time_up:
         t0 = time.monotonic()
+        if fit_steps and step - first_step == FIT_SKIP:
+            fit_start = t0
+        if fit_steps and step - first_step == FIT_SKIP + FIT_PROBE:
+            fit_steps = False
+            fitted = fit_steps_to_budget(step, (t0 - fit_start) / FIT_PROBE, schedule.seconds_left(), cfg.steps)
+            log.info("--fit-steps: %.3f s/step, %.0f s left: %d steps (of at most %d)",
+                     (t0 - fit_start) / FIT_PROBE, schedule.seconds_left(), fitted, cfg.steps)
+            if fitted < cfg.steps:
+                cfg = replace(cfg, steps=fitted)
+                _check_or_write_config(run_dir, cfg, model_cfg)
+                schedule.steps = bar.total = fitted
         lr = _lr_at(step, cfg)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        batch = sampler.batch(step, cfg.batch_size).to(where.device, non_blocking=True)
+        batch = batches.get(step).to(where.device, non_blocking=True)
         with where.autocast():
             out = model(batch)
         # The loss (MS-SSIM's small denominators) is computed in float32 whatever the autocast.
@@ -177,6 +201,7 @@ def train_tokenizer(run_dir: Path, model_cfg: TokenizerConfig, cfg: TrainConfig,
             save_checkpoint()
             schedule.saved()
     bar.close()
+    batches.close()
     if schedule.time_up:
         log.info(schedule.stop_message(step))
     return run_dir / "best.pt"

@@ -89,6 +89,14 @@ def check_or_write_config(run_dir: Path, current: dict,
     path.write_text(json.dumps(current, indent=2))
 
 
+def fit_steps_to_budget(step: int, seconds_per_step: float, seconds_left: float, max_steps: int,
+                        reserve: float = 0.15) -> int:
+    """The step count a session can reach at the measured rate, keeping ``reserve`` of what
+    is left for validations and checkpoints; never above ``max_steps``."""
+    reachable = step + int(seconds_left * (1.0 - reserve) / max(seconds_per_step, 1e-6))
+    return max(step + 1, min(max_steps, reachable))
+
+
 class SessionSchedule:
     """When one training session validates, saves and stops; shared by the trainers.
 
@@ -116,6 +124,9 @@ class SessionSchedule:
         if due:
             self.last_val_step = step
         return due
+
+    def seconds_left(self) -> float:
+        return self.minutes * 60 - (time.monotonic() - self.start) if self.minutes is not None else math.inf
 
     def save_now(self, step: int) -> bool:
         return time.monotonic() - self.last_save > self.checkpoint_minutes * 60 or step == self.steps or self.time_up
