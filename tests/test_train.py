@@ -305,6 +305,17 @@ def test_train_cli_reads_a_pack(packed, tmp_path):
         main(args[:-2] + ["--minutes", "0"])
 
 
+def test_train_cli_passes_fit_steps_to_the_tokenizer_loop(monkeypatch, tmp_path):
+    import tvc_ffmpeg.cli.train as cli
+
+    seen = {}
+    monkeypatch.setattr(cli, "train_tokenizer", lambda *a, **kw: seen.update(kw) or tmp_path / "best.pt")
+    monkeypatch.setattr(cli, "_resolve_cache", lambda args: None)
+    base = ["tokenizer", "--run-dir", str(tmp_path / "run"), "--minutes", "5"]
+    assert cli.main(base + ["--fit-steps"]) == 0 and seen["fit_steps"] is True
+    assert cli.main(base) == 0 and seen["fit_steps"] is False
+
+
 def test_bad_packs_are_refused_by_name(cache, tmp_path):
     from tvc_ffmpeg.errors import DataAssemblyError, InvalidDataError
     from tvc_ffmpeg.train.pack import pack_training_data, unpack_training_data

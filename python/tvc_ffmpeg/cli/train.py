@@ -321,7 +321,7 @@ def _train_continuous(args: argparse.Namespace) -> int:
         threads=args.threads, crop=replace(CropConfig(), frames=args.gop_frames, size=args.crop_size))
     base = load_base(args.init_weights)
     best = train_continuous(args.run_dir, base, config, cfg, _resolve_cache(args), progress=not args.no_progress,
-                            where=where, minutes=args.minutes, fit_steps=args.fit_steps)
+                            where=where, minutes=args.minutes)
     log.info("done; best weights in %s", best)
     if args.bundle is not None:
         print(f"{args.bundle}: sha256 {export_continuous(args.run_dir, base, args.bundle, args.model_id)}")
@@ -422,7 +422,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     best = train_tokenizer(args.run_dir, model_cfg, cfg, _resolve_cache(args),
                            progress=not args.no_progress, init_weights=args.init_weights,
-                           where=where, minutes=args.minutes)
+                           where=where, minutes=args.minutes, fit_steps=args.fit_steps)
     log.info("done; best weights in %s", best)
     return 0
 
