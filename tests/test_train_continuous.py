@@ -200,3 +200,38 @@ def test_minutes_budget_stops_with_a_checkpoint_and_best(cache, base_file, tmp_p
     assert (run / "best.pt").exists() and {int(r["step"]) for r in _rows(run / "val.csv")} == {1}
     train_continuous(run, base, MODEL, cfg, cache, progress=False, minutes=1e-4)
     assert torch.load(run / "checkpoint.pt", weights_only=False)["step"] == 2
+
+
+def test_init_continuous_starts_a_new_run_from_another_models_stream(cache, base_file, tmp_path):
+    from tvc_ffmpeg.models.bundle import ContinuousBundle
+    from tvc_ffmpeg.train.continuous import TrainableContinuous, _ccm_config, load_continuous_init
+
+    base = load_base(base_file)
+    ccm_cfg = _ccm_config(CFG, MODEL, TINY.fsq_levels)
+    torch.manual_seed(3)
+    donor = TrainableContinuous(base.tokenizer(), MODEL, ccm_cfg, torch.device("cpu"))
+    stored_ccm = json.loads(json.dumps(__import__("dataclasses").asdict(ccm_cfg)))
+    init = ContinuousBundle(MODEL.to_dict(), stored_ccm, half_state(donor.encoder), half_state(donor.branch),
+                            donor.ccm.export_int(), half_state(donor.ccm))
+    # A new run starts from the donor's weights (as stored, float16) ...
+    run = tmp_path / "run"
+    train_continuous(run, base, MODEL, replace(CFG, steps=1, lr=1e-12), cache, progress=False, init=init)
+    trained = torch.load(run / "checkpoint.pt", weights_only=True)["model"]
+    for name, module in donor.trained().items():
+        for key, value in module.named_parameters():  # (buffers such as act_max move during a step)
+            assert torch.allclose(trained[name][key], value.detach().half().float(), atol=1e-6), (name, key)
+    # ... and refuses a stream of another configuration by name.
+    other = TrainableContinuous(base.tokenizer(), replace(MODEL, channels=3), ccm_cfg, torch.device("cpu"))
+    with pytest.raises(TrainArgumentError, match="--init-continuous: its continuous configuration"):
+        load_continuous_init(other, init)
+
+
+def test_init_continuous_file_without_a_stream_is_refused(cache, base_file, tmp_path):
+    from tvc_ffmpeg.cli.train import main
+
+    args = ["continuous", "--run-dir", str(tmp_path / "run"), "--init-weights", str(base_file),
+            "--cache", str(cache.root), *TINY_ARGS]
+    with pytest.raises(TrainArgumentError, match="has no continuous stream"):
+        main(args + ["--init-continuous", str(base_file)])
+    with pytest.raises(TrainArgumentError, match="weights file not found"):
+        main(args + ["--init-continuous", str(tmp_path / "missing.pt")])

@@ -206,6 +206,10 @@ def _add_continuous_parser(sub) -> argparse.ArgumentParser:
     c.add_argument("--init-weights", required=True, type=Path,
                    help="shipped-format weights with the tokenizer (and CCM) to build on, e.g. "
                         "python/tvc_ffmpeg/models/weights/tvc-s-v3.pt; needed on every resume too")
+    c.add_argument("--init-continuous", type=Path, default=None, metavar="FILE",
+                   help="start a new run's continuous stream from FILE's (a shipped weights file with one and "
+                        "the same continuous configuration, e.g. tvc-s-v5.pt) instead of from scratch; "
+                        "ignored when resuming")
     c.add_argument("--config", type=Path, default=None, metavar="FILE",
                    help="JSON object of option defaults (keys: option names, e.g. {\"lambda\": 0.5, "
                         "\"step-range\": \"0.5,4\"}); options given on the command line win")
@@ -301,7 +305,8 @@ def _apply_config(parser: argparse.ArgumentParser, path: Path, values: dict) -> 
 def _train_continuous(args: argparse.Namespace) -> int:
     from ..models.config import ModelConfigError
     from ..models.continuous import ContinuousConfig
-    from ..train.continuous import ContinuousTrainConfig, export_continuous, load_base, train_continuous
+    from ..train.continuous import (ContinuousTrainConfig, export_continuous, load_base, load_continuous_file,
+                                    train_continuous)
 
     if (args.bundle is None) != (args.model_id is None):
         raise TrainArgumentError("--bundle and --model-id go together")
@@ -320,8 +325,9 @@ def _train_continuous(args: argparse.Namespace) -> int:
         val_every=args.val_every, val_frames=args.val_frames, checkpoint_minutes=args.checkpoint_minutes,
         threads=args.threads, crop=replace(CropConfig(), frames=args.gop_frames, size=args.crop_size))
     base = load_base(args.init_weights)
+    init = load_continuous_file(args.init_continuous) if args.init_continuous is not None else None
     best = train_continuous(args.run_dir, base, config, cfg, _resolve_cache(args), progress=not args.no_progress,
-                            where=where, minutes=args.minutes)
+                            where=where, minutes=args.minutes, init=init)
     log.info("done; best weights in %s", best)
     if args.bundle is not None:
         print(f"{args.bundle}: sha256 {export_continuous(args.run_dir, base, args.bundle, args.model_id)}")

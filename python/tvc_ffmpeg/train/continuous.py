@@ -41,6 +41,7 @@ steps of MSE + lam * bpp, the training loss itself; best.pt keeps its minimum.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -299,9 +300,14 @@ def _ccm_config(cfg: ContinuousTrainConfig, config: ContinuousConfig, levels) ->
 
 def train_continuous(run_dir: Path, base: ModelBundle, config: ContinuousConfig, cfg: ContinuousTrainConfig,
                      cache: Optional[CacheLayout] = None, progress: bool = True,
-                     where: Optional[TrainDevice] = None, minutes: Optional[float] = None) -> Path:
+                     where: Optional[TrainDevice] = None, minutes: Optional[float] = None,
+                     init: Optional[ContinuousBundle] = None) -> Path:
     """Train (or continue) until ``cfg.steps``; returns the path of best.pt (which may not exist
-    yet when no validation ran). The same call on the same run_dir resumes from checkpoint.pt."""
+    yet when no validation ran). The same call on the same run_dir resumes from checkpoint.pt.
+
+    ``init`` (another model's continuous stream of the same configuration) starts a new run
+    from its encoder, branch and CCM instead of from scratch: the way to carry a trained stream
+    over to a fine-tuned tokenizer. It is ignored when the run resumes."""
     from tqdm import tqdm
 
     torch.set_num_threads(cfg.threads)
@@ -331,6 +337,9 @@ def train_continuous(run_dir: Path, base: ModelBundle, config: ContinuousConfig,
         log.info("resuming %s at step %d (%.0f s trained)", run_dir, step, wall)
         for name in ("train.csv", "val.csv"):
             drop_rows_after(run_dir / name, step)
+    elif init is not None:
+        load_continuous_init(parts, init)
+        log.info("new run %s: continuous stream initialised from the --init-continuous weights", run_dir)
     else:
         probe = sampler.batch(0, cfg.batch_size).to(where.device)
         log.info("latent scale at init x%.1f, CCM scale index %d", init_latent_scale(parts, probe, cfg.latent_init_std),
@@ -455,10 +464,40 @@ def continuous_bundle(run_dir: Path, base: ModelBundle) -> ContinuousBundle:
                             blob, half_state(parts.ccm))
 
 
+def load_continuous_init(parts: TrainableContinuous, init: ContinuousBundle) -> None:
+    """Load a weights file's continuous stream into ``parts``; refused unless its configuration
+    is the run's (the shapes would not fit, or would fit and mean something else)."""
+    ours = {"continuous": parts.config.to_dict(), "ccm": json.loads(json.dumps(asdict(parts.ccm_config)))}
+    theirs = {"continuous": dict(init.config), "ccm": json.loads(json.dumps(dict(init.ccm_config)))}
+    for key in ours:
+        if ours[key] != theirs[key]:
+            raise TrainArgumentError(f"--init-continuous: its {key} configuration {theirs[key]} differs from "
+                                     f"this run's {ours[key]}")
+    as_float = lambda state: {k: v.float() for k, v in state.items()}  # noqa: E731 (stored as float16)
+    parts.encoder.load_state_dict(as_float(init.encoder_state))
+    parts.branch.load_state_dict(as_float(init.branch_state))
+    parts.ccm.load_state_dict(as_float(init.ccm_state))
+
+
 def export_continuous(run_dir: Path, base: ModelBundle, out: Path, model_id: str) -> str:
     """Write the base weights plus the run's continuous component as ``model_id``; returns the sha256."""
     bundle = replace(base, model_id=model_id, continuous=continuous_bundle(run_dir, base), sha256="", source="")
     return write_bundle(bundle, out)
+
+
+def load_continuous_file(path: Path) -> ContinuousBundle:
+    """--init-continuous: the continuous stream of a shipped weights file."""
+    from ..errors import ModelRegistryError
+
+    if not path.is_file():
+        raise TrainArgumentError(f"--init-continuous: weights file not found: {path}")
+    try:
+        bundle = read_bundle(path)
+    except ModelRegistryError as exc:
+        raise TrainArgumentError(f"--init-continuous: {exc}") from None
+    if bundle.continuous is None:
+        raise TrainArgumentError(f"--init-continuous: {path} ({bundle.model_id}) has no continuous stream")
+    return bundle.continuous
 
 
 def load_base(path: Path) -> ModelBundle:
@@ -478,4 +517,4 @@ def load_base(path: Path) -> ModelBundle:
 
 
 __all__ = ["ContinuousTrainConfig", "TrainableContinuous", "train_continuous", "validate_continuous",
-           "continuous_bundle", "export_continuous", "load_base", "sample_step", "rate_weight"]
+           "continuous_bundle", "export_continuous", "load_base", "load_continuous_file", "sample_step", "rate_weight"]
