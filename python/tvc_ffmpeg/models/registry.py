@@ -32,7 +32,11 @@ TVC_S_V4 = "tvc-s-v4"
 # tvc-s-v5: tvc-s-v4 with a context model v2 (digit heads, wider trunk; docs/ccm.md): the
 # same tokens, continuous stream and pictures, fewer bits for the tokens.
 TVC_S_V5 = "tvc-s-v5"
-DEFAULT_MODEL_ID = TVC_S_V5
+# tvc-s-v6: a new tokenizer (tvc-s-v3's continued on a GPU with the packaged real clips),
+# its continuous stream carried over from tvc-s-v5's and fine-tuned, and a context model v2
+# trained on its tokens (docs/models.md, "Model card: tvc-s-v6").
+TVC_S_V6 = "tvc-s-v6"
+DEFAULT_MODEL_ID = TVC_S_V6
 
 
 
@@ -117,7 +121,7 @@ class ModelEntry:
         return WEIGHTS_DIR / self.weights_file
 
 
-# The ladder of the models with a continuous stream (tvc-s-v4, tvc-s-v5). Measured on bikes and
+# The ladder of the models with a continuous stream (tvc-s-v4, tvc-s-v5, tvc-s-v6). Measured on bikes and
 # carphone, frames 0-63 (docs/codec.md): the ladder that rises in rate and quality on both clips.
 # Levels 0-3 are tvc-s-v3's; 4 and 5 add the continuous stream to the 3/2 picture at steps 3
 # and 1.5. (3/4 and 1 with the stream are better per bit on bikes but below the token-only 1
@@ -150,6 +154,16 @@ REGISTRY: Dict[str, ModelEntry] = {
         sha256="bc1ef4509d23d183dae617f7f27d69b4ecf0952d861d93b07e89fff1467e2ae6",
         components=("tokenizer", "ccm", "continuous"),
         # tvc-s-v4's ladder: the tokens and pictures are the same, only their code is shorter.
+        levels=CONTINUOUS_LADDER,
+    ),
+    TVC_S_V6: ModelEntry(
+        model_id=TVC_S_V6,
+        config=TokenizerConfig(fsq_levels=(8, 5, 5, 5)),
+        weights_file=f"{TVC_S_V6}.pt",
+        # runs/tvc-s-v6-anneal/best.pt + runs/tvc-s-v6c/best.pt (tvc train continuous
+        # --init-continuous tvc-s-v5.pt) + the CCM of runs/ccm-s-v6-12k
+        sha256="6009a43acd42da42eec3318c02e2186fd06f9f7d848777a51f67537170fce241",
+        components=("tokenizer", "ccm", "continuous"),
         levels=CONTINUOUS_LADDER,
     ),
 }
