@@ -73,10 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     rate.add_argument("--quality", "-q", type=int, default=DEFAULT_QUALITY,
                       help=f"quality level, higher = better (default {DEFAULT_QUALITY}); the model's "
                            f"ladder. Levels 0-3 code the picture at a fraction of the source size "
-                           f"({scales}) and the decoder scales it back; tvc-s-v5's levels 4 and 5 "
-                           "add the continuous stream to the 3/2 picture. Measured with tvc-s-v5 on "
-                           "bikes 640x272, frames 0-63 (bpp, PSNR-Y dB): 0: 0.0015, 23.4; 1: 0.0029, "
-                           "24.5; 2: 0.0050, 25.2; 3: 0.0112, 25.8; 4: 0.0356, 28.8; 5: 0.0642, 29.1 "
+                           f"({scales}) and the decoder scales it back; tvc-s-v6's levels 4 and 5 "
+                           "add the continuous stream to the 3/2 picture. Measured with tvc-s-v6 on "
+                           "bikes 640x272, frames 0-63 (bpp, PSNR-Y dB): 0: 0.0015, 23.6; 1: 0.0031, "
+                           "24.7; 2: 0.0052, 25.3; 3: 0.0116, 25.9; 4: 0.0420, 30.4; 5: 0.0642, 30.8 "
                            "(docs/codec.md has both validation clips)")
     rate.add_argument("--bitrate", "-b", type=_bitrate, default=None, metavar="RATE",
                       help="target bitrate in bit/s, with an optional k (x1000) or M (x1000000) "
