@@ -1,12 +1,18 @@
 """Tokenizer speed and cost: encode + decode frames/s at 640x272 on the CPU, MACs per pixel.
 
     python3 bench/tokenizer_speed.py [--threads 2] [--gop 17] [--gops 4] [--weights PATH]
+                                     [--decoder-scales 1 1.25 1.5]
 
 Times ``encoder(x)`` (pixels -> tokens) and ``decoder(indices)`` (tokens -> pixels) separately
 on random GoPs of the given size (speed does not depend on the weights' values, so an
 untrained model of the shipped config gives the same number; ``--weights`` loads real ones).
 One warm-up GoP is excluded. MACs are counted from the convolutions actually run (forward
 hooks), per pixel of input video; elementwise ops are not counted.
+
+``--decoder-scales`` also times untrained decoders whose widths are the shipped config's times
+each factor (rounded to a multiple of 8), alternating them GoP by GoP so machine load hits
+all alike, and prints each one's decode rate against the first factor's: the CPU cost of a
+wider decoder (docs/models.md, "A wider decoder: the cost side").
 """
 
 from __future__ import annotations
@@ -58,7 +64,11 @@ def main() -> int:
     p.add_argument("--gop", type=int, default=17, help="frames per GoP (1 + 8k)")
     p.add_argument("--gops", type=int, default=4, help="timed GoPs (after one warm-up)")
     p.add_argument("--weights", type=Path, default=None, help="weights file or run checkpoint")
+    p.add_argument("--decoder-scales", type=float, nargs="+", default=None, metavar="F",
+                   help="also time decoders with the widths scaled by each F (the first is the reference)")
     args = p.parse_args()
+    if args.decoder_scales is not None and any(not f > 0 for f in args.decoder_scales):
+        p.error("--decoder-scales: each factor must be positive")
     _bare_package()
     import torch
 
@@ -97,7 +107,37 @@ def main() -> int:
           f"total {(enc_macs + dec_macs) / pixels:.0f}")
     print(f"encode {frames / t_enc:.1f} frames/s, decode {frames / t_dec:.1f} frames/s, "
           f"encode+decode {frames / (t_enc + t_dec):.1f} frames/s")
+    if args.decoder_scales:
+        time_wider_decoders(model.config, indices, args.decoder_scales, args.gops, args.gop)
     return 0
+
+
+def time_wider_decoders(config, indices, scales, gops: int, gop: int) -> None:
+    from dataclasses import replace
+
+    import torch
+
+    from tvc_ffmpeg.models.tokenizer import TokenizerDecoder
+
+    decoders = []
+    for f in scales:
+        widths = tuple(max(8, int(round(w * f / 8)) * 8) for w in config.decoder_widths)
+        decoders.append((f, widths, TokenizerDecoder(replace(config, decoder_widths=widths)).eval()))
+    seconds = [0.0] * len(decoders)
+    with torch.no_grad():
+        for i in range(gops + 1):
+            for k, (_, _, dec) in enumerate(decoders):
+                t0 = time.perf_counter()
+                dec(indices)
+                if i:  # first round is warm-up
+                    seconds[k] += time.perf_counter() - t0
+    frames = gops * gop
+    for (f, widths, dec), s in zip(decoders, seconds):
+        params = sum(p.numel() for p in dec.parameters())
+        macs, _ = count_macs(dec, indices)
+        print(f"decoder x{f:g} widths {widths}: {params / 1e6:.2f} M params, "
+              f"{macs / (frames / gops * indices.shape[-1] * indices.shape[-2] * 256):.0f} MACs/pixel, "
+              f"{frames / s:.1f} frames/s, time x{s / seconds[0]:.2f}")
 
 
 if __name__ == "__main__":
