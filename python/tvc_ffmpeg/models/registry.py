@@ -160,9 +160,9 @@ REGISTRY: Dict[str, ModelEntry] = {
         model_id=TVC_S_V6,
         config=TokenizerConfig(fsq_levels=(8, 5, 5, 5)),
         weights_file=f"{TVC_S_V6}.pt",
-        # runs/tvc-s-v6-anneal/best.pt + runs/tvc-s-v6c/best.pt (tvc train continuous
-        # --init-continuous tvc-s-v5.pt) + the CCM of runs/ccm-s-v6-12k
-        sha256="6009a43acd42da42eec3318c02e2186fd06f9f7d848777a51f67537170fce241",
+        # runs/tvc-s-v6-anneal/best.pt + runs/tvc-s-v6c2/best.pt (tvc train continuous
+        # --init-continuous, two runs: 4,000 + 6,000 steps) + the CCM of runs/ccm-s-v6-12k
+        sha256="dd83934bd336ac38e94f2da624f4001aa4f218c4d799e71e69d0b8e659ae1022",
         components=("tokenizer", "ccm", "continuous"),
         levels=CONTINUOUS_LADDER,
     ),
