@@ -485,16 +485,21 @@ def export_continuous(run_dir: Path, base: ModelBundle, out: Path, model_id: str
     return write_bundle(bundle, out)
 
 
-def load_continuous_file(path: Path) -> ContinuousBundle:
-    """--init-continuous: the continuous stream of a shipped weights file."""
+def _read_weights_option(path: Path, option: str) -> ModelBundle:
+    """The weights file an option names, or TrainArgumentError naming the option."""
     from ..errors import ModelRegistryError
 
     if not path.is_file():
-        raise TrainArgumentError(f"--init-continuous: weights file not found: {path}")
+        raise TrainArgumentError(f"{option}: weights file not found: {path}")
     try:
-        bundle = read_bundle(path)
+        return read_bundle(path)
     except ModelRegistryError as exc:
-        raise TrainArgumentError(f"--init-continuous: {exc}") from None
+        raise TrainArgumentError(f"{option}: {exc}") from None
+
+
+def load_continuous_file(path: Path) -> ContinuousBundle:
+    """--init-continuous: the continuous stream of a shipped weights file."""
+    bundle = _read_weights_option(path, "--init-continuous")
     if bundle.continuous is None:
         raise TrainArgumentError(f"--init-continuous: {path} ({bundle.model_id}) has no continuous stream")
     return bundle.continuous
@@ -502,14 +507,7 @@ def load_continuous_file(path: Path) -> ContinuousBundle:
 
 def load_base(path: Path) -> ModelBundle:
     """--init-weights: a shipped-format weights file (tokenizer, usually with its CCM)."""
-    from ..errors import ModelRegistryError
-
-    if not path.is_file():
-        raise TrainArgumentError(f"--init-weights: weights file not found: {path}")
-    try:
-        bundle = read_bundle(path)
-    except ModelRegistryError as exc:
-        raise TrainArgumentError(f"--init-weights: {exc}") from None
+    bundle = _read_weights_option(path, "--init-weights")
     if bundle.form != "shipped":
         raise TrainArgumentError(f"--init-weights: {path} is a training run's {bundle.form} file; "
                                  f"give a shipped-format weights file (tvc train ccm --bundle writes one)")
