@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                            f"({scales}) and the decoder scales it back; tvc-s-v6's levels 4 and 5 "
                            "add the continuous stream to the 3/2 picture. Measured with tvc-s-v6 on "
                            "bikes 640x272, frames 0-63 (bpp, PSNR-Y dB): 0: 0.0015, 23.6; 1: 0.0031, "
-                           "24.7; 2: 0.0052, 25.3; 3: 0.0116, 25.9; 4: 0.0420, 30.4; 5: 0.0642, 30.8 "
+                           "24.7; 2: 0.0052, 25.3; 3: 0.0116, 25.9; 4: 0.0410, 31.1; 5: 0.0613, 31.6 "
                            "(docs/codec.md has both validation clips)")
     rate.add_argument("--bitrate", "-b", type=_bitrate, default=None, metavar="RATE",
                       help="target bitrate in bit/s, with an optional k (x1000) or M (x1000000) "
