@@ -162,9 +162,9 @@ def train_tokenizer(run_dir: Path, model_cfg: TokenizerConfig, cfg: TrainConfig,
             fit_start = t0
         if fit_steps and step - first_step == FIT_SKIP + FIT_PROBE:
             fit_steps = False
-            fitted = fit_steps_to_budget(step, (t0 - fit_start) / FIT_PROBE, schedule.seconds_left(), cfg.steps)
-            log.info("--fit-steps: %.3f s/step, %.0f s left: %d steps (of at most %d)",
-                     (t0 - fit_start) / FIT_PROBE, schedule.seconds_left(), fitted, cfg.steps)
+            per_step, left = (t0 - fit_start) / FIT_PROBE, schedule.seconds_left()
+            fitted = fit_steps_to_budget(step, per_step, left, cfg.steps)
+            log.info("--fit-steps: %.3f s/step, %.0f s left: %d steps (of at most %d)", per_step, left, fitted, cfg.steps)
             if fitted < cfg.steps:
                 cfg = replace(cfg, steps=fitted)
                 _check_or_write_config(run_dir, cfg, model_cfg)
